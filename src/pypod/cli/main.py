@@ -1,0 +1,329 @@
+"""The `pypod` command: global options, command dispatch, errors to exit codes.
+
+Kept light on purpose: only argparse is imported at start-up, and only the module of the
+command being run is loaded (see COMMANDS).  Each command module defines
+``<prefix>_args(parser)`` to declare its flags and ``<prefix>_cmd(args, ctx) -> int``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+    from pypod.libpod.runtime import Runtime
+
+# command words -> (module under pypod.cli.commands, function prefix, one-line help)
+COMMANDS: dict[tuple[str, ...], tuple[str, str, str]] = {
+    # containers
+    ("create",): ("create", "create", "Create but do not start a container"),
+    ("run",): ("create", "run", "Run a command in a new container"),
+    ("start",): ("lifecycle", "start", "Start one or more containers"),
+    ("stop",): ("lifecycle", "stop", "Stop one or more containers"),
+    ("kill",): ("lifecycle", "kill", "Kill one or more running containers with a specific signal"),
+    ("pause",): ("lifecycle", "pause", "Pause all the processes in one or more containers"),
+    ("unpause",): ("lifecycle", "unpause", "Unpause the processes in one or more containers"),
+    ("restart",): ("lifecycle", "restart", "Restart one or more containers"),
+    ("rm",): ("lifecycle", "rm", "Remove one or more containers"),
+    ("wait",): ("lifecycle", "wait", "Block on one or more containers"),
+    ("rename",): ("lifecycle", "rename", "Rename an existing container"),
+    ("init",): ("lifecycle", "init", "Initialize one or more containers"),
+    ("container", "cleanup"): ("lifecycle", "cleanup", "Clean up network and mountpoints of one or more containers"),
+    ("container", "exists"): ("lifecycle", "exists", "Check if a container exists in local storage"),
+    ("container", "prune"): ("lifecycle", "prune", "Remove all non running containers"),
+    ("ps",): ("ps", "ps", "List containers"),
+    ("inspect",): ("inspect", "inspect", "Display the configuration of object denoted by ID"),
+    ("container", "inspect"): ("inspect", "container_inspect", "Display the configuration of a container"),
+    ("logs",): ("logs", "logs", "Fetch the logs of one or more containers"),
+    ("exec",): ("exec", "exec", "Run a process in a running container"),
+    ("attach",): ("exec", "attach", "Attach to a running container"),
+    ("top",): ("monitor", "top", "Display the running processes of a container"),
+    ("stats",): ("monitor", "stats", "Display a live stream of container resource usage statistics"),
+    ("port",): ("monitor", "port", "List port mappings or a specific mapping for the container"),
+    ("export",): ("storagecmds", "export", "Export container's filesystem contents as a tar archive"),
+    ("commit",): ("storagecmds", "commit", "Create new image based on the changed container"),
+    ("diff",): ("storagecmds", "diff", "Display the changes to the object's file system"),
+    ("cp",): ("storagecmds", "cp", "Copy files/folders between a container and the local filesystem"),
+    ("mount",): ("storagecmds", "mount", "Mount a working container's root filesystem"),
+    ("umount",): ("storagecmds", "umount", "Unmount working container's root filesystem"),
+    ("unmount",): ("storagecmds", "umount", "Unmount working container's root filesystem"),
+    ("container", "checkpoint"): ("monitor", "checkpoint", "Checkpoint one or more containers"),
+    ("healthcheck", "run"): ("monitor", "healthcheck_run", "Run the health check of a container"),
+    ("events",): ("events", "events", "Show podman system events"),
+    # images
+    ("images",): ("images", "images", "List images in local storage"),
+    ("image", "inspect"): ("images", "image_inspect", "Display the configuration of an image"),
+    ("tag",): ("images", "tag", "Add an additional name to a local image"),
+    ("untag",): ("images", "untag", "Remove a name from a local image"),
+    ("rmi",): ("images", "rmi", "Remove one or more images from local storage"),
+    ("image", "prune"): ("images", "image_prune", "Remove unused images"),
+    ("history",): ("images", "history", "Show history of a specified image"),
+    ("image", "exists"): ("images", "image_exists", "Check if an image exists in local storage"),
+    ("load",): ("images", "load", "Load image(s) from a tar archive"),
+    ("save",): ("images", "save", "Save image(s) to an archive"),
+    ("import",): ("images", "import", "Import a tarball to create a filesystem image"),
+    # volumes
+    ("volume", "create"): ("volumes", "create", "Create a new volume"),
+    ("volume", "ls"): ("volumes", "ls", "List volumes"),
+    ("volume", "inspect"): ("volumes", "inspect", "Display detailed information on one or more volumes"),
+    ("volume", "rm"): ("volumes", "rm", "Remove one or more volumes"),
+    ("volume", "prune"): ("volumes", "prune", "Remove all unused volumes"),
+    ("volume", "exists"): ("volumes", "exists", "Check if volume exists"),
+    # pods and networks
+    ("pod", "create"): ("pods", "create", "Create a new empty pod"),
+    ("pod", "start"): ("pods", "start", "Start one or more pods"),
+    ("pod", "stop"): ("pods", "stop", "Stop one or more pods"),
+    ("pod", "restart"): ("pods", "restart", "Restart one or more pods"),
+    ("pod", "kill"): ("pods", "kill", "Send the specified signal or SIGKILL to containers in pod"),
+    ("pod", "pause"): ("pods", "pause", "Pause one or more pods"),
+    ("pod", "unpause"): ("pods", "unpause", "Unpause one or more pods"),
+    ("pod", "rm"): ("pods", "rm", "Remove one or more pods"),
+    ("pod", "ps"): ("pods", "ps", "List pods"),
+    ("pod", "inspect"): ("pods", "inspect", "Display a pod configuration"),
+    ("pod", "top"): ("pods", "top", "Display the running processes of containers in a pod"),
+    ("pod", "stats"): ("pods", "stats", "Display a live stream of resource usage statistics for the containers in one or more pods"),
+    ("pod", "exists"): ("pods", "exists", "Check if a pod exists in local storage"),
+    ("pod", "prune"): ("pods", "prune", "Remove all stopped pods and their containers"),
+    ("pod", "logs"): ("pods", "logs", "Fetch logs for pod with one or more containers"),
+    ("network", "create"): ("networks", "create", "Create networks for containers and pods"),
+    ("network", "ls"): ("networks", "ls", "List networks"),
+    ("network", "inspect"): ("networks", "inspect", "Inspect network"),
+    ("network", "rm"): ("networks", "rm", "Remove networks"),
+    ("network", "prune"): ("networks", "prune", "Prune unused networks"),
+    ("network", "exists"): ("networks", "exists", "Check if network exists"),
+    ("network", "connect"): ("networks", "connect", "Add container to a network"),
+    ("network", "disconnect"): ("networks", "disconnect", "Disconnect a container from a network"),
+    ("network", "reload"): ("networks", "reload", "Reload firewall rules for one or more containers"),
+    # system
+    ("version",): ("system", "version", "Display the Podman version information"),
+    ("info",): ("system", "info", "Display podman system information"),
+    ("system", "info"): ("system", "info", "Display podman system information"),
+    ("system", "df"): ("system", "df", "Show podman disk usage"),
+    ("system", "prune"): ("system", "prune", "Remove unused data"),
+    ("system", "reset"): ("system", "reset", "Reset podman storage"),
+    ("system", "renumber"): ("system", "renumber", "Migrate lock numbers"),
+    ("system", "migrate"): ("system", "migrate", "Migrate containers"),
+    ("healthcheck", "scheduler"): ("monitor", "healthcheck_scheduler", "Run due healthchecks (internal)"),
+}
+
+# "container ls" and friends: the same command under its group
+ALIASES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("container", "ls"): ("ps",),
+    ("container", "list"): ("ps",),
+    ("container", "ps"): ("ps",),
+    ("image", "ls"): ("images",),
+    ("image", "list"): ("images",),
+    ("image", "rm"): ("rmi",),
+    ("image", "tag"): ("tag",),
+    ("image", "untag"): ("untag",),
+    ("image", "history"): ("history",),
+    ("image", "load"): ("load",),
+    ("image", "save"): ("save",),
+    ("image", "import"): ("import",),
+    ("volume", "list"): ("volume", "ls"),
+    ("network", "list"): ("network", "ls"),
+    ("pod", "list"): ("pod", "ps"),
+    ("pod", "ls"): ("pod", "ps"),
+    ("container", "diff"): ("diff",),
+    ("container", "commit"): ("commit",),
+    ("container", "export"): ("export",),
+    ("container", "cp"): ("cp",),
+    ("container", "mount"): ("mount",),
+    ("container", "umount"): ("umount",),
+    ("container", "port"): ("port",),
+    ("container", "top"): ("top",),
+    ("container", "stats"): ("stats",),
+    ("container", "logs"): ("logs",),
+    ("container", "exec"): ("exec",),
+    ("container", "attach"): ("attach",),
+    ("container", "wait"): ("wait",),
+    ("container", "rename"): ("rename",),
+    ("container", "init"): ("init",),
+    ("system", "events"): ("events",),
+    ("image", "diff"): ("diff",),
+}
+for _verb in ("create", "run", "start", "stop", "kill", "pause", "unpause", "restart", "rm"):
+    ALIASES[("container", _verb)] = (_verb,)
+
+# global options that take a value (podman's names); the others are boolean
+GLOBAL_VALUE_OPTIONS = {
+    "--root": "root",
+    "--runroot": "runroot",
+    "--tmpdir": "tmpdir",
+    "--storage-driver": "storage_driver",
+    "--runtime": "runtime",
+    "--log-level": "log_level",
+    "--hooks-dir": "hooks_dir",
+    "--network-config-dir": "network_config_dir",
+    "--cgroup-manager": "cgroup_manager",
+    "--events-backend": "events_backend",
+    "--conmon": "conmon",
+    "--network-backend": "network_backend",
+    "--volumepath": "volumepath",
+    "--storage-opt": "storage_opt",
+    "--url": "url",
+    "--connection": "connection",
+    "--identity": "identity",
+    "--module": "module",
+}
+GLOBAL_FLAG_OPTIONS = {"--syslog", "--remote", "--transient-store", "--noout", "--debug"}
+
+
+class UsageError(Exception):
+    """A bad flag or argument: exit 125 with podman's wording."""
+
+
+class Context:
+    """What a command needs besides its flags: the global options and a lazy Runtime."""
+
+    def __init__(self, options: dict[str, Any], command: str) -> None:
+        self.options = options
+        self.command = command
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> "Runtime":
+        if self._runtime is None:
+            from pypod.libpod.runtime import Runtime
+
+            opts = self.options
+            hooks = opts.get("hooks_dir")
+            self._runtime = Runtime(
+                root=opts.get("root"),
+                runroot=opts.get("runroot"),
+                tmpdir=opts.get("tmpdir"),
+                storage_driver=opts.get("storage_driver"),
+                runtime=opts.get("runtime"),
+                log_level=opts.get("log_level"),
+                hooks_dirs=hooks if hooks else None,
+                network_config_dir=opts.get("network_config_dir"),
+                conmon_path=opts.get("conmon"),
+            )
+        return self._runtime
+
+
+def _make_parser(prog: str, description: str) -> "argparse.ArgumentParser":
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(message)
+
+    return Parser(prog=prog, description=description, allow_abbrev=False)
+
+
+def _split_globals(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Take podman's global options off the front of argv."""
+    options: dict[str, Any] = {"hooks_dir": []}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.partition("=")
+        if name in GLOBAL_VALUE_OPTIONS:
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: {name}")
+                value = argv[i]
+            key = GLOBAL_VALUE_OPTIONS[name]
+            if key == "hooks_dir":
+                options["hooks_dir"].append(value)
+            else:
+                options[key] = value
+        elif name in GLOBAL_FLAG_OPTIONS:
+            options[name[2:].replace("-", "_")] = True
+        elif name in ("-v", "--version", "-h", "--help"):
+            options[name.lstrip("-")] = True
+        else:
+            raise UsageError(f"unknown flag: {name}")
+        i += 1
+    return options, argv[i:]
+
+
+def _find_command(words: list[str]) -> tuple[tuple[str, ...], int]:
+    """The longest command (after aliases) that the leading words name."""
+    for n in (2, 1):
+        key = tuple(words[:n])
+        if len(key) < n:
+            continue
+        if key in ALIASES:
+            return ALIASES[key], n
+        if key in COMMANDS:
+            return key, n
+    return (), 0
+
+
+def _print_usage() -> None:
+    lines = ["Usage:", "  pypod [options] [command]", "", "Available Commands:"]
+    for words, (_m, _p, help_text) in sorted(COMMANDS.items()):
+        lines.append(f"  {' '.join(words):<22}{help_text}")
+    print("\n".join(lines))
+
+
+def run(argv: list[str]) -> int:
+    """Run one pypod command; returns the exit code (errors are printed here)."""
+    from pypod.errors import PypodError
+
+    command_name = ""
+    try:
+        options, rest = _split_globals(argv)
+        if options.get("version") or options.get("v"):
+            from pypod import __version__
+
+            print(f"pypod version {__version__}")
+            return 0
+        if not rest:
+            _print_usage()
+            return 0 if options.get("help") or options.get("h") else 125
+        key, used = _find_command(rest)
+        if not key:
+            group = rest[0]
+            if any(words[0] == group for words in COMMANDS) and len(rest) == 1:
+                _print_usage()
+                return 125
+            raise UsageError(f"unrecognized command `pypod {' '.join(rest[:2])}`")
+        command_name = " ".join(key)
+        module_name, prefix, help_text = COMMANDS[key]
+        import importlib
+
+        module = importlib.import_module(f"pypod.cli.commands.{module_name}")
+        parser = _make_parser(f"pypod {command_name}", help_text)
+        getattr(module, f"{prefix}_args")(parser)
+        args = parser.parse_args(rest[used:])
+        ctx = Context(options, command_name)
+        return int(getattr(module, f"{prefix}_cmd")(args, ctx) or 0)
+    except UsageError as exc:
+        msg = str(exc)
+        if msg.startswith("unrecognized arguments: -"):
+            msg = "unknown flag: " + msg.split(": ", 1)[1].split()[0]
+        print(f"Error: {msg}", file=sys.stderr)
+        if command_name:
+            print(f"See 'pypod {command_name} --help'", file=sys.stderr)
+        return 125
+    except PypodError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    code = run(list(sys.argv[1:] if argv is None else argv))
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

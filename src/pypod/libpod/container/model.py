@@ -1,0 +1,165 @@
+"""The container's configuration (immutable after create) and its state (mutable, reset on reboot).
+
+Both are stored as JSON in the database; ``to_dict``/``from_dict`` are the only conversions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ContainerStatus:
+    """The states of the seed, with podman's display names."""
+
+    UNKNOWN = "unknown"
+    CONFIGURED = "configured"  # shown as "created"
+    CREATED = "created"  # shown as "initialized"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    EXITED = "exited"
+    REMOVING = "removing"
+    STOPPING = "stopping"
+
+    DISPLAY = {CONFIGURED: "created", CREATED: "initialized"}
+
+    @classmethod
+    def display(cls, status: str) -> str:
+        return cls.DISPLAY.get(status, status)
+
+
+@dataclass
+class HealthConfig:
+    test: list[str]  # ["CMD", ...] | ["CMD-SHELL", "cmd"] | ["NONE"]
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+    on_failure: str = "none"  # none|kill|restart|stop
+
+
+@dataclass
+class ContainerConfig:
+    """Everything `create` decided; rewritten only by rename and renumber."""
+
+    id: str
+    name: str
+    created: str  # RFC 3339 with nanoseconds, UTC
+    image_id: str = ""
+    image_name: str = ""  # the name the user gave, resolved (localhost/busybox:latest)
+    raw_image_name: str = ""
+    rootfs_layer: str = ""  # the container's read-write layer in storage
+    rootfs: str = ""  # --rootfs PATH instead of an image
+    command: list[str] | None = None  # user command (None: image CMD)
+    entrypoint: list[str] | None = None  # user entrypoint (None: image ENTRYPOINT)
+    env: dict[str, str] = field(default_factory=dict)  # user -e / --env-file, merged over the image's
+    workdir: str = ""
+    user: str = ""
+    group_add: list[str] = field(default_factory=list)
+    hostname: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    tty: bool = False
+    stdin: bool = False  # -i
+    privileged: bool = False
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    seccomp_profile: str = ""  # "" default, "unconfined", or a path
+    no_new_privileges: bool = False
+    ulimits: list[str] = field(default_factory=list)  # "nofile=1024:2048"
+    binds: list[dict[str, Any]] = field(default_factory=list)  # {source, destination, options: [...]}
+    volumes: list[dict[str, Any]] = field(default_factory=list)  # {name, destination, options, anonymous}
+    tmpfs: dict[str, str] = field(default_factory=dict)  # destination -> options
+    devices: list[str] = field(default_factory=list)  # "/dev/null[:/dev/x[:rwm]]"
+    sysctls: dict[str, str] = field(default_factory=dict)
+    network_mode: str = "none"  # none|host|bridge|private|container:ID|ns:PATH
+    networks: list[str] = field(default_factory=list)
+    network_aliases: dict[str, list[str]] = field(default_factory=dict)
+    static_ip: str = ""
+    static_mac: str = ""
+    ports: list[dict[str, Any]] = field(default_factory=list)  # {host_ip, host_port, container_port, protocol, range}
+    expose: list[str] = field(default_factory=list)
+    dns_servers: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    add_hosts: list[str] = field(default_factory=list)
+    pid_mode: str = ""  # ""|host|container:ID|ns:PATH
+    ipc_mode: str = ""
+    uts_mode: str = ""
+    memory: int = 0  # bytes, 0 = unlimited
+    memory_swap: int = 0
+    cpus: float = 0.0
+    cpu_shares: int = 0
+    pids_limit: int = 0  # 0 = default (2048 like podman), -1 unlimited
+    shm_size: int = 64 * 1024 * 1024
+    init: bool = False
+    stop_signal: int = 15
+    stop_timeout: int = 10
+    restart_policy: str = ""  # ""|no|on-failure|always|unless-stopped
+    restart_retries: int = 0
+    requires: list[str] = field(default_factory=list)  # container IDs this one needs
+    healthcheck: HealthConfig | None = None
+    auto_remove: bool = False  # --rm
+    pod_id: str = ""
+    is_infra: bool = False
+    create_command: list[str] = field(default_factory=list)
+    log_driver: str = "k8s-file"
+    log_path: str = ""
+    log_tag: str = ""
+    oci_runtime: str = ""
+    lock_id: int = -1
+    cgroup_parent: str = ""
+    umask: str = "0022"
+    mounts_extra: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ContainerConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        hc = values.get("healthcheck")
+        if isinstance(hc, dict):
+            values["healthcheck"] = HealthConfig(**hc)
+        return cls(**values)
+
+
+@dataclass
+class ContainerState:
+    """What changes while the container lives; reset by refresh after a reboot."""
+
+    status: str = ContainerStatus.CONFIGURED
+    pid: int = 0
+    conmon_pid: int = 0
+    exit_code: int = 0
+    exited: bool = False
+    oom_killed: bool = False
+    error: str = ""
+    started_at: str = ""  # RFC 3339, "" = never
+    finished_at: str = ""
+    checked_at: str = ""
+    mounted: bool = False
+    mountpoint: str = ""
+    run_dir: str = ""
+    net_ns: str = ""
+    network_status: dict[str, Any] = field(default_factory=dict)
+    stopped_by_user: bool = False
+    restart_policy_match: bool = False
+    restart_count: int = 0
+    exec_ids: list[str] = field(default_factory=list)
+    health_status: str = ""  # ""|starting|healthy|unhealthy
+    health_failing_streak: int = 0
+    health_log: list[dict[str, Any]] = field(default_factory=list)
+    checkpointed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ContainerState":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

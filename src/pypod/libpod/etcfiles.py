@@ -1,0 +1,146 @@
+"""The files pypod generates for a container: /etc/hosts, resolv.conf, hostname, .containerenv."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Iterable
+
+from pypod.errors import InvalidArgument
+
+DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def hosts_text(
+    *,
+    hostname: str,
+    name: str,
+    ips: Iterable[str] = (),
+    add_hosts: Iterable[str] = (),
+    host_gateway: str = "",
+    base_file: str = "",
+) -> str:
+    """Content of /etc/hosts: --add-host entries, the base file, localhost, gateway, own names."""
+    lines: list[str] = []
+    for entry in add_hosts:
+        host, sep, ip = entry.partition(":")
+        if not sep or not host or not ip:
+            raise InvalidArgument(f"invalid format for --add-host {entry!r}: expected HOST:IP")
+        if ip == "host-gateway":
+            if not host_gateway:
+                raise InvalidArgument("host-gateway is not available for this container")
+            ip = host_gateway
+        lines.append(f"{ip}\t{host}")
+    if base_file:
+        try:
+            with open(base_file, encoding="utf-8", errors="replace") as fh:
+                for raw in fh:
+                    line = raw.strip()
+                    if line and not line.startswith("#"):
+                        lines.append(line)
+        except OSError:
+            pass
+    lines.append("127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4")
+    lines.append("::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6")
+    if host_gateway:
+        lines.append(f"{host_gateway}\thost.containers.internal host.docker.internal")
+    names = " ".join(dict.fromkeys(n for n in (hostname, name) if n))
+    own_ips = list(ips) or ["127.0.1.1"]
+    for ip in own_ips:
+        lines.append(f"{ip}\t{names}")
+    return "\n".join(lines) + "\n"
+
+
+def write_hosts(path: str, **kwargs: object) -> None:
+    """Write /etc/hosts for a container (see `hosts_text` for the arguments)."""
+    _write(path, hosts_text(**kwargs))  # type: ignore[arg-type]
+
+
+def _is_loopback(server: str) -> bool:
+    try:
+        return ipaddress.ip_address(server.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def resolv_conf_text(
+    *,
+    servers: Iterable[str] = (),
+    search: Iterable[str] = (),
+    options: Iterable[str] = (),
+    host_file: str = "/etc/resolv.conf",
+    network_servers: Iterable[str] = (),
+) -> str:
+    """resolv.conf: the host's, minus loopback servers, with --dns/--dns-search/--dns-option applied."""
+    host_servers: list[str] = []
+    host_search: list[str] = []
+    host_options: list[str] = []
+    try:
+        with open(host_file, encoding="utf-8", errors="replace") as fh:
+            for raw in fh:
+                fields = raw.split("#", 1)[0].split()
+                if not fields:
+                    continue
+                if fields[0] == "nameserver" and len(fields) > 1:
+                    host_servers.append(fields[1])
+                elif fields[0] in ("search", "domain"):
+                    host_search = fields[1:]
+                elif fields[0] == "options":
+                    host_options.extend(fields[1:])
+    except OSError:
+        pass
+    servers = list(servers)
+    if servers:
+        for s in servers:
+            try:
+                ipaddress.ip_address(s)
+            except ValueError as exc:
+                raise InvalidArgument(f"{s} is not an ip address") from exc
+        final_servers = servers
+    else:
+        final_servers = list(network_servers) + [s for s in host_servers if not _is_loopback(s)]
+        if not final_servers:
+            final_servers = list(DEFAULT_NAMESERVERS)
+    search = list(search)
+    final_search = ([] if search == ["."] else search) if search else host_search
+    final_options = list(options) if list(options) else host_options
+    out: list[str] = []
+    if final_search:
+        out.append("search " + " ".join(final_search))
+    out += [f"nameserver {s}" for s in final_servers]
+    if final_options:
+        out.append("options " + " ".join(final_options))
+    return "\n".join(out) + "\n"
+
+
+def write_resolv_conf(path: str, **kwargs: object) -> None:
+    _write(path, resolv_conf_text(**kwargs))  # type: ignore[arg-type]
+
+
+def write_hostname(path: str, hostname: str) -> None:
+    _write(path, hostname + "\n")
+
+
+def containerenv_text(
+    *, privileged: bool, name: str, ctr_id: str, image: str, image_id: str, engine: str = "pypod"
+) -> str:
+    """/run/.containerenv: empty, unless privileged (then engine, name, id, image, imageid, rootless)."""
+    if not privileged:
+        return ""
+    rootless = 1 if os.geteuid() != 0 else 0
+    return (
+        f'engine="{engine}"\nname="{name}"\nid="{ctr_id}"\n'
+        f'image="{image}"\nimageid="{image_id}"\nrootless={rootless}\n'
+    )
+
+
+def write_containerenv(path: str, **kwargs: object) -> None:
+    _write(path, containerenv_text(**kwargs))  # type: ignore[arg-type]

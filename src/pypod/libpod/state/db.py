@@ -1,0 +1,497 @@
+"""The state database: SQLite (WAL) holding configs and states of containers, pods, volumes.
+
+Configs and states are stored as JSON text; this module takes dicts (or objects with
+``to_dict()``) and gives dicts back. Names are unique across containers and pods. Lock
+numbers are allocated (smallest free) in the same transaction as the object they belong to.
+Each public method is one transaction unless called inside :meth:`Database.transaction`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from pypod.errors import (
+    AlreadyExists,
+    AmbiguousName,
+    DatabaseError,
+    DatabaseMismatch,
+    InUse,
+    NoSuchContainer,
+    NoSuchExecSession,
+    NoSuchPod,
+    NoSuchVolume,
+)
+
+BUSY_TIMEOUT_S = 100.0
+
+# Append new migrations; never edit a released one. user_version = number applied.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE dbconfig (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        graph_root TEXT NOT NULL,
+        run_root TEXT NOT NULL,
+        graph_driver TEXT NOT NULL
+    );
+    CREATE TABLE names (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('container', 'pod')),
+        owner_id TEXT NOT NULL
+    );
+    CREATE TABLE locks (num INTEGER PRIMARY KEY);
+    CREATE TABLE pods (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE REFERENCES names(name),
+        config TEXT NOT NULL,
+        state TEXT NOT NULL,
+        lock_id INTEGER NOT NULL UNIQUE REFERENCES locks(num)
+    );
+    CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE REFERENCES names(name),
+        pod_id TEXT REFERENCES pods(id),
+        config TEXT NOT NULL,
+        state TEXT NOT NULL,
+        lock_id INTEGER NOT NULL UNIQUE REFERENCES locks(num)
+    );
+    CREATE INDEX containers_pod ON containers(pod_id);
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        state TEXT NOT NULL,
+        lock_id INTEGER NOT NULL UNIQUE REFERENCES locks(num)
+    );
+    CREATE TABLE exec_sessions (
+        id TEXT PRIMARY KEY,
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX exec_sessions_ctr ON exec_sessions(container_id);
+    """,
+]
+
+_FREE_LOCK_SQL = """
+SELECT CASE
+    WHEN NOT EXISTS (SELECT 1 FROM locks WHERE num = 0) THEN 0
+    ELSE (SELECT MIN(l.num + 1) FROM locks AS l
+          WHERE NOT EXISTS (SELECT 1 FROM locks AS n WHERE n.num = l.num + 1))
+END
+"""
+
+Record = tuple[dict[str, Any], dict[str, Any]]
+
+
+def _dump(obj: Any) -> str:
+    if hasattr(obj, "to_dict"):
+        obj = obj.to_dict()
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+
+
+def _load(text: str) -> dict[str, Any]:
+    return json.loads(text)
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class Database:
+    """Open (creating or migrating) the state database at ``path`` for these roots."""
+
+    def __init__(self, path: str, *, root: str, runroot: str, storage_driver: str) -> None:
+        self.path = path
+        self.root = root
+        self.runroot = runroot
+        self.storage_driver = storage_driver
+        self._mutex = threading.RLock()
+        self._depth = 0
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+            self._check_dbconfig()
+        except sqlite3.Error as exc:
+            raise DatabaseError(f'opening database "{path}": {exc}') from exc
+
+    # --- set-up -------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise DatabaseError(
+                f'database "{self.path}" has schema version {version}, newer than this pypod '
+                f"supports ({len(MIGRATIONS)})"
+            )
+        if version == len(MIGRATIONS):
+            return
+        with self.transaction():
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for index in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[index].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {index + 1}")
+
+    def _check_dbconfig(self) -> None:
+        ours = (self.root, self.runroot, self.storage_driver)
+        row = self._conn.execute("SELECT graph_root, run_root, graph_driver FROM dbconfig").fetchone()
+        if row is None:
+            with self.transaction():
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO dbconfig (id, graph_root, run_root, graph_driver) VALUES (1, ?, ?, ?)",
+                    ours,
+                )
+                row = self._conn.execute("SELECT graph_root, run_root, graph_driver FROM dbconfig").fetchone()
+        for label, stored, mine in zip(("graph root", "run root", "graph driver name"), row, ours):
+            if stored != mine:
+                raise DatabaseMismatch(
+                    f'database {label} "{stored}" does not match our {label} "{mine}": '
+                    "database configuration mismatch"
+                )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transactions -----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE (a write lock at once); nested calls become savepoints."""
+        with self._mutex:
+            depth = self._depth
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT sp{depth}")
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"starting a database transaction: {exc}") from exc
+            self._depth += 1
+            try:
+                yield conn
+            except BaseException as exc:
+                self._depth -= 1
+                try:
+                    if depth == 0:
+                        conn.execute("ROLLBACK")
+                    else:
+                        conn.execute(f"ROLLBACK TO sp{depth}")
+                        conn.execute(f"RELEASE sp{depth}")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error):
+                    raise DatabaseError(f"database error: {exc}") from exc
+                raise
+            else:
+                self._depth -= 1
+                try:
+                    conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
+                except sqlite3.Error as exc:
+                    if depth == 0:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                    raise DatabaseError(f"committing a database transaction: {exc}") from exc
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._mutex:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"database error: {exc}") from exc
+
+    # --- locks --------------------------------------------------------------------------
+    def _allocate_lock(self, conn: sqlite3.Connection) -> int:
+        num = conn.execute(_FREE_LOCK_SQL).fetchone()[0]
+        conn.execute("INSERT INTO locks (num) VALUES (?)", (num,))
+        return int(num)
+
+    def all_lock_numbers(self) -> list[int]:
+        return [row[0] for row in self._read("SELECT num FROM locks ORDER BY num")]
+
+    def renumber_locks(self) -> dict[str, int]:
+        """Give every container, pod and volume a new lock 0..n-1; returns id/name -> number."""
+        result: dict[str, int] = {}
+        with self.transaction() as conn:
+            ctrs = conn.execute("SELECT id, config FROM containers ORDER BY rowid").fetchall()
+            pods = conn.execute("SELECT id, config FROM pods ORDER BY rowid").fetchall()
+            vols = conn.execute("SELECT name, config FROM volumes ORDER BY rowid").fetchall()
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            conn.execute("UPDATE containers SET lock_id = -1 - rowid")
+            conn.execute("UPDATE pods SET lock_id = -1 - rowid")
+            conn.execute("UPDATE volumes SET lock_id = -1 - rowid")
+            conn.execute("DELETE FROM locks")
+            num = 0
+            for table, key, rows in (("containers", "id", ctrs), ("pods", "id", pods), ("volumes", "name", vols)):
+                for ident, config_text in rows:
+                    config = _load(config_text)
+                    if "lock_id" in config:
+                        config["lock_id"] = num
+                    conn.execute("INSERT INTO locks (num) VALUES (?)", (num,))
+                    conn.execute(
+                        f"UPDATE {table} SET lock_id = ?, config = ? WHERE {key} = ?",
+                        (num, _dump(config), ident),
+                    )
+                    result[ident] = num
+                    num += 1
+        return result
+
+    # --- names ----------------------------------------------------------------------------
+    def _claim_name(self, conn: sqlite3.Connection, name: str, kind: str, owner: str) -> None:
+        row = conn.execute("SELECT kind, owner_id FROM names WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            existing, owner_id = row
+            if kind == "container" and existing == "container":
+                raise AlreadyExists(
+                    f'the container name "{name}" is already in use by {owner_id}. You have to remove '
+                    "that container to be able to reuse that name: that name is already in use"
+                )
+            prefix = "adding pod to state: " if kind == "pod" else ""
+            raise AlreadyExists(f'{prefix}name "{name}" is in use: {existing} already exists')
+        conn.execute("INSERT INTO names (name, kind, owner_id) VALUES (?, ?, ?)", (name, kind, owner))
+
+    def _lookup(self, table: str, kind: str, name_or_id: str, not_found: type[Exception], what: str) -> str:
+        if not name_or_id:
+            raise not_found(f'no {kind} with name or ID "" found: no such {what}')
+        rows = self._read(
+            f"SELECT id, name FROM {table} WHERE id = ?1 OR name = ?1 OR id LIKE ?2 ESCAPE '\\'",
+            (name_or_id, _like_prefix(name_or_id)),
+        )
+        for ident, name in rows:
+            if ident == name_or_id:
+                return ident
+        for ident, name in rows:
+            if name == name_or_id:
+                return ident
+        if len(rows) == 1:
+            return rows[0][0]
+        if not rows:
+            raise not_found(f'no {kind} with name or ID "{name_or_id}" found: no such {what}')
+        raise AmbiguousName(f"more than one result for {kind} ID {name_or_id}: {kind} already exists")
+
+    # --- containers ---------------------------------------------------------------------
+    def add_container(self, id: str, name: str, pod_id: str | None, config: Any, state: Any) -> int:
+        """Insert a container and allocate its lock number (returned, and stored as config lock_id)."""
+        config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM containers WHERE id = ?", (id,)).fetchone():
+                raise AlreadyExists(f"container with ID {id} already exists: container already exists")
+            if pod_id and not conn.execute("SELECT 1 FROM pods WHERE id = ?", (pod_id,)).fetchone():
+                raise NoSuchPod(f'no pod with name or ID "{pod_id}" found: no such pod')
+            self._claim_name(conn, name, "container", id)
+            lock_id = self._allocate_lock(conn)
+            config_dict["lock_id"] = lock_id
+            conn.execute(
+                "INSERT INTO containers (id, name, pod_id, config, state, lock_id) VALUES (?, ?, ?, ?, ?, ?)",
+                (id, name, pod_id or None, _dump(config_dict), _dump(state), lock_id),
+            )
+        return lock_id
+
+    def get_container(self, id: str) -> Record:
+        rows = self._read("SELECT config, state FROM containers WHERE id = ?", (id,))
+        if not rows:
+            raise NoSuchContainer(f'no container with ID "{id}" found: no such container')
+        return _load(rows[0][0]), _load(rows[0][1])
+
+    def container_exists(self, id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM containers WHERE id = ?", (id,)))
+
+    def lookup_container(self, name_or_id: str) -> str:
+        """Full ID, then exact name, then a unique ID prefix."""
+        return self._lookup("containers", "container", name_or_id, NoSuchContainer, "container")
+
+    def all_containers(self) -> list[Record]:
+        """Every container's (config, state), in creation order; one query."""
+        return [(_load(c), _load(s)) for c, s in self._read("SELECT config, state FROM containers ORDER BY rowid")]
+
+    def pod_containers(self, pod_id: str) -> list[Record]:
+        rows = self._read("SELECT config, state FROM containers WHERE pod_id = ? ORDER BY rowid", (pod_id,))
+        return [(_load(c), _load(s)) for c, s in rows]
+
+    def save_container_state(self, id: str, state: Any) -> None:
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE containers SET state = ? WHERE id = ?", (_dump(state), id))
+            if cur.rowcount == 0:
+                raise NoSuchContainer(f'no container with ID "{id}" found: no such container')
+
+    def save_container_config(self, id: str, name: str, config: Any) -> None:
+        """Rewrite a container's config (rename: the new name is claimed, the old freed)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT name FROM containers WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                raise NoSuchContainer(f'no container with ID "{id}" found: no such container')
+            if row[0] != name:
+                self._claim_name(conn, name, "container", id)
+                conn.execute("UPDATE containers SET name = ? WHERE id = ?", (name, id))
+                conn.execute("DELETE FROM names WHERE name = ?", (row[0],))
+            conn.execute("UPDATE containers SET config = ? WHERE id = ?", (_dump(config), id))
+
+    def remove_container(self, id: str) -> None:
+        """Delete the container, its exec sessions and name; free its lock number."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT name, lock_id FROM containers WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                raise NoSuchContainer(f'no container with ID "{id}" found: no such container')
+            conn.execute("DELETE FROM containers WHERE id = ?", (id,))
+            conn.execute("DELETE FROM names WHERE name = ?", (row[0],))
+            conn.execute("DELETE FROM locks WHERE num = ?", (row[1],))
+
+    # --- pods -------------------------------------------------------------------------------
+    def add_pod(self, id: str, name: str, config: Any, state: Any) -> int:
+        config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM pods WHERE id = ?", (id,)).fetchone():
+                raise AlreadyExists(f"pod with ID {id} already exists: pod already exists")
+            self._claim_name(conn, name, "pod", id)
+            lock_id = self._allocate_lock(conn)
+            config_dict["lock_id"] = lock_id
+            conn.execute(
+                "INSERT INTO pods (id, name, config, state, lock_id) VALUES (?, ?, ?, ?, ?)",
+                (id, name, _dump(config_dict), _dump(state), lock_id),
+            )
+        return lock_id
+
+    def get_pod(self, id: str) -> Record:
+        rows = self._read("SELECT config, state FROM pods WHERE id = ?", (id,))
+        if not rows:
+            raise NoSuchPod(f'no pod with ID "{id}" found: no such pod')
+        return _load(rows[0][0]), _load(rows[0][1])
+
+    def lookup_pod(self, name_or_id: str) -> str:
+        return self._lookup("pods", "pod", name_or_id, NoSuchPod, "pod")
+
+    def all_pods(self) -> list[Record]:
+        return [(_load(c), _load(s)) for c, s in self._read("SELECT config, state FROM pods ORDER BY rowid")]
+
+    def save_pod_state(self, id: str, state: Any) -> None:
+        with self.transaction() as conn:
+            if conn.execute("UPDATE pods SET state = ? WHERE id = ?", (_dump(state), id)).rowcount == 0:
+                raise NoSuchPod(f'no pod with ID "{id}" found: no such pod')
+
+    def save_pod_config(self, id: str, config: Any) -> None:
+        with self.transaction() as conn:
+            if conn.execute("UPDATE pods SET config = ? WHERE id = ?", (_dump(config), id)).rowcount == 0:
+                raise NoSuchPod(f'no pod with ID "{id}" found: no such pod')
+
+    def remove_pod(self, id: str) -> None:
+        """Delete an empty pod (InUse while containers still belong to it)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT name, lock_id FROM pods WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                raise NoSuchPod(f'no pod with ID "{id}" found: no such pod')
+            count = conn.execute("SELECT COUNT(*) FROM containers WHERE pod_id = ?", (id,)).fetchone()[0]
+            if count:
+                raise InUse(f"pod {id} has {count} containers: pod has containers")
+            conn.execute("DELETE FROM pods WHERE id = ?", (id,))
+            conn.execute("DELETE FROM names WHERE name = ?", (row[0],))
+            conn.execute("DELETE FROM locks WHERE num = ?", (row[1],))
+
+    # --- volumes -----------------------------------------------------------------------------
+    def add_volume(self, name: str, config: Any, state: Any) -> int:
+        config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM volumes WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"volume with name {name} already exists: volume already exists")
+            lock_id = self._allocate_lock(conn)
+            config_dict["lock_id"] = lock_id
+            conn.execute(
+                "INSERT INTO volumes (name, config, state, lock_id) VALUES (?, ?, ?, ?)",
+                (name, _dump(config_dict), _dump(state), lock_id),
+            )
+        return lock_id
+
+    def get_volume(self, name: str) -> Record:
+        rows = self._read("SELECT config, state FROM volumes WHERE name = ?", (name,))
+        if not rows:
+            raise NoSuchVolume(f'no volume with name "{name}" found: no such volume')
+        return _load(rows[0][0]), _load(rows[0][1])
+
+    def all_volumes(self) -> list[Record]:
+        return [(_load(c), _load(s)) for c, s in self._read("SELECT config, state FROM volumes ORDER BY rowid")]
+
+    def save_volume_state(self, name: str, state: Any) -> None:
+        with self.transaction() as conn:
+            if conn.execute("UPDATE volumes SET state = ? WHERE name = ?", (_dump(state), name)).rowcount == 0:
+                raise NoSuchVolume(f'no volume with name "{name}" found: no such volume')
+
+    def remove_volume(self, name: str) -> None:
+        with self.transaction() as conn:
+            row = conn.execute("SELECT lock_id FROM volumes WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NoSuchVolume(f'no volume with name "{name}" found: no such volume')
+            conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
+            conn.execute("DELETE FROM locks WHERE num = ?", (row[0],))
+
+    # --- exec sessions ---------------------------------------------------------------------
+    def add_exec_session(self, id: str, container_id: str, data: Any) -> None:
+        with self.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM containers WHERE id = ?", (container_id,)).fetchone():
+                raise NoSuchContainer(f'no container with ID "{container_id}" found: no such container')
+            if conn.execute("SELECT 1 FROM exec_sessions WHERE id = ?", (id,)).fetchone():
+                raise AlreadyExists(f"exec session with ID {id} already exists: exec session already exists")
+            conn.execute(
+                "INSERT INTO exec_sessions (id, container_id, data) VALUES (?, ?, ?)",
+                (id, container_id, _dump(data)),
+            )
+
+    def get_exec_session(self, id: str) -> dict[str, Any]:
+        rows = self._read("SELECT data FROM exec_sessions WHERE id = ?", (id,))
+        if not rows:
+            raise NoSuchExecSession(f"no exec session with ID {id} found: no such exec session")
+        return _load(rows[0][0])
+
+    def save_exec_session(self, id: str, data: Any) -> None:
+        with self.transaction() as conn:
+            if conn.execute("UPDATE exec_sessions SET data = ? WHERE id = ?", (_dump(data), id)).rowcount == 0:
+                raise NoSuchExecSession(f"no exec session with ID {id} found: no such exec session")
+
+    def exec_sessions_of(self, ctr_id: str) -> list[dict[str, Any]]:
+        rows = self._read("SELECT data FROM exec_sessions WHERE container_id = ? ORDER BY rowid", (ctr_id,))
+        return [_load(r[0]) for r in rows]
+
+    def remove_exec_session(self, id: str) -> None:
+        with self.transaction() as conn:
+            if conn.execute("DELETE FROM exec_sessions WHERE id = ?", (id,)).rowcount == 0:
+                raise NoSuchExecSession(f"no exec session with ID {id} found: no such exec session")
+
+    # --- checks ------------------------------------------------------------------------------
+    def integrity_check(self) -> str:
+        """"ok", or one line per problem (SQLite's own check, names, lock numbers, references)."""
+        problems: list[str] = []
+        for (line,) in self._read("PRAGMA integrity_check"):
+            if line != "ok":
+                problems.append(line)
+        for row in self._read("PRAGMA foreign_key_check"):
+            problems.append(f"foreign key violation in table {row[0]} (row {row[1]}) -> {row[2]}")
+        orphan_names = self._read(
+            "SELECT name FROM names WHERE name NOT IN (SELECT name FROM containers UNION ALL SELECT name FROM pods)"
+        )
+        problems += [f'name "{n}" belongs to no container or pod' for (n,) in orphan_names]
+        orphan_locks = self._read(
+            "SELECT num FROM locks WHERE num NOT IN (SELECT lock_id FROM containers UNION ALL "
+            "SELECT lock_id FROM pods UNION ALL SELECT lock_id FROM volumes)"
+        )
+        problems += [f"lock {n} is allocated but unused" for (n,) in orphan_locks]
+        shared = self._read(
+            "SELECT lock_id FROM (SELECT lock_id FROM containers UNION ALL SELECT lock_id FROM pods "
+            "UNION ALL SELECT lock_id FROM volumes) GROUP BY lock_id HAVING COUNT(*) > 1"
+        )
+        problems += [f"lock {n} is shared by several objects" for (n,) in shared]
+        return "\n".join(problems) if problems else "ok"

@@ -1,0 +1,308 @@
+"""What the container life cycle calls: set up / tear down a container's bridge networking.
+
+Each container's netavark calls are recorded in ``<tmpdir>/netsetup/<ctr_id>.json`` *before*
+netavark runs, so a teardown after a crash knows what to undo.  Every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+from typing import Any
+
+from pypod.errors import NetworkError, PypodError
+from pypod.libpod.network.ipam import IPAM
+from pypod.libpod.network.netavark import Netavark, check_ports, free_host_port
+from pypod.libpod.network.netns import create_netns, remove_netns
+from pypod.libpod.network.store import DEFAULT_NETWORK, NetworkStore
+
+NON_BRIDGE_MODES = ("none", "host", "slirp4netns", "pasta", "")
+
+
+# --- which networks -----------------------------------------------------------
+def container_networks(cfg: Any) -> list[str]:
+    """Networks a container config joins ([] when it does not use bridge networking)."""
+    mode = getattr(cfg, "network_mode", "") or ""
+    if mode in NON_BRIDGE_MODES or mode.startswith(("container:", "ns:")):
+        return []
+    names: list[str] = []
+    if mode not in ("bridge", "private", "default"):
+        names.append(mode)  # --network NAME
+    for name in getattr(cfg, "networks", None) or []:
+        if name not in names:
+            names.append(name)
+    return names or [DEFAULT_NETWORK]
+
+
+def normalize_ports(ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One mapping per protocol, host port chosen when 0, host_port defaulting to container_port range."""
+    result: list[dict[str, Any]] = []
+    for pm in ports or []:
+        for proto in str(pm.get("protocol") or "tcp").split(","):
+            proto = proto.strip() or "tcp"
+            host_ip = pm.get("host_ip") or ""
+            host_port = int(pm.get("host_port") or 0)
+            if not host_port:
+                host_port = free_host_port(host_ip, proto)
+            result.append(
+                {
+                    "host_ip": host_ip,
+                    "container_port": int(pm["container_port"]),
+                    "host_port": host_port,
+                    "range": int(pm.get("range") or 1),
+                    "protocol": proto,
+                }
+            )
+    return result
+
+
+# --- records ------------------------------------------------------------------
+def _record_path(config: Any, ctr_id: str) -> str:
+    return os.path.join(config.tmpdir, "netsetup", f"{ctr_id}.json")
+
+
+def read_record(config: Any, ctr_id: str) -> dict[str, Any]:
+    try:
+        with open(_record_path(config, ctr_id), encoding="utf-8") as f:
+            data = json.load(f)
+            return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_record(config: Any, ctr_id: str, record: dict[str, Any]) -> None:
+    path = _record_path(config, ctr_id)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(record, f)
+    os.rename(tmp, path)
+
+
+def _drop_record(config: Any, ctr_id: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(_record_path(config, ctr_id))
+
+
+# --- status -------------------------------------------------------------------
+def _status_entry(
+    network: dict[str, Any], interface: str, aliases: list[str], ports: list[dict[str, Any]], raw: dict[str, Any]
+) -> dict[str, Any]:
+    """One network's status: what /etc/hosts, resolv.conf and inspect need."""
+    iface = (raw.get("interfaces") or {}).get(interface, {})
+    subnets = iface.get("subnets") or []
+    entry: dict[str, Any] = {
+        "network_id": network["id"],
+        "interface": interface,
+        "ip_address": "",
+        "prefix_len": 0,
+        "gateway": "",
+        "mac_address": iface.get("mac_address", ""),
+        "aliases": aliases,
+        "dns_server_ips": list(raw.get("dns_server_ips") or []),
+        "dns_search_domains": list(raw.get("dns_search_domains") or []),
+        "subnets": subnets,
+        "port_mappings": ports,
+    }
+    for sub in subnets:
+        ipnet = ipaddress.ip_interface(sub["ipnet"])
+        if ipnet.version == 4 and not entry["ip_address"]:
+            entry["ip_address"] = str(ipnet.ip)
+            entry["prefix_len"] = ipnet.network.prefixlen
+            entry["gateway"] = sub.get("gateway") or ""
+    return entry
+
+
+# --- join / leave (no Container object needed) ---------------------------------
+def join_networks(
+    config: Any,
+    netns_path: str,
+    ctr_id: str,
+    ctr_name: str,
+    requests: dict[str, dict[str, Any]],
+    port_mappings: list[dict[str, Any]] | None = None,
+    dns_servers: list[str] | None = None,
+) -> dict[str, Any]:
+    """Attach ``netns_path`` to each network of ``requests`` (name -> {aliases?, ip?, mac?}).
+
+    Returns name -> status entry.  Port mappings go with the first network the container joins.
+    A network that fails is rolled back and raises NetworkError; networks joined before stay.
+    """
+    store, ipam, netavark = NetworkStore(config), IPAM(config.tmpdir), Netavark(config.tmpdir)
+    record = read_record(config, ctr_id) or {"netns": netns_path, "networks": {}}
+    record["netns"] = netns_path
+    ports = normalize_ports(port_mappings or [])
+    if ports and not record["networks"]:
+        check_ports(ports)
+    status: dict[str, Any] = {}
+    for name, want in requests.items():
+        if name in record["networks"]:
+            raise NetworkError(f"container {ctr_id[:12]} is already connected to network {name}")
+        network = store.get(name)
+        name = network["name"]
+        used = {r["interface"] for r in record["networks"].values()}
+        n = 0
+        while f"eth{n}" in used:
+            n += 1
+        interface = want.get("interface_name") or f"eth{n}"
+        my_ports = ports if not record["networks"] else []
+        ip = ipam.allocate(network, ctr_id, want.get("ip") or None)
+        aliases = list(want.get("aliases") or [])
+        if network.get("dns_enabled") and ctr_id[:12] not in aliases:
+            aliases.append(ctr_id[:12])
+        opts = Netavark.options(
+            ctr_id,
+            ctr_name,
+            {name: {"interface_name": interface, "ip": ip, "mac": want.get("mac"), "aliases": aliases}},
+            {name: network},
+            my_ports,
+            dns_servers,
+        )
+        record["networks"][name] = {"interface": interface, "options": opts}
+        _write_record(config, ctr_id, record)  # before netavark: a crash leaves something to undo
+        try:
+            raw = netavark.setup_options(netns_path, opts)
+        except PypodError:
+            with contextlib.suppress(PypodError):
+                netavark.teardown_options(netns_path, opts)
+            ipam.release(name, ctr_id)
+            del record["networks"][name]
+            _write_record(config, ctr_id, record)
+            raise
+        status[name] = _status_entry(network, interface, aliases, my_ports, raw.get(name, {}))
+    return status
+
+
+def leave_networks(config: Any, ctr_id: str, names: list[str] | None = None, netns_path: str = "") -> None:
+    """Undo the netavark setup of ``names`` (all recorded networks when None) and free their leases.
+
+    Tolerates networks that were only half set up and namespaces that are already gone.
+    """
+    ipam, netavark = IPAM(config.tmpdir), Netavark(config.tmpdir)
+    record = read_record(config, ctr_id)
+    recorded: dict[str, Any] = record.get("networks", {})
+    netns = netns_path or record.get("netns", "")
+    targets = list(recorded) if names is None else list(names)
+    errors: list[str] = []
+    for name in targets:
+        entry = recorded.get(name)
+        if entry and netns and os.path.exists(netns):
+            try:
+                netavark.teardown_options(netns, entry["options"])
+            except PypodError as exc:
+                errors.append(str(exc))
+        elif entry:
+            # the namespace is gone (reboot, crash): remove host-side rules through a fresh one,
+            # holding a stand-in interface of the same name for netavark to delete
+            with contextlib.suppress(PypodError, OSError):
+                scratch = create_netns(config.runroot)
+                try:
+                    _stand_in_interface(scratch, entry["interface"])
+                    netavark.teardown_options(scratch, entry["options"])
+                except PypodError:
+                    pass
+                finally:
+                    remove_netns(scratch)
+        ipam.release(name, ctr_id)
+        recorded.pop(name, None)
+    if names is None:
+        for net_name in ipam.networks():  # leases without a record (crash between allocate and record)
+            ipam.release(net_name, ctr_id)
+        _drop_record(config, ctr_id)
+    elif record:
+        _write_record(config, ctr_id, record)
+    if errors:
+        raise NetworkError("; ".join(errors))
+
+
+def _stand_in_interface(netns_path: str, name: str) -> None:
+    """A veth link called ``name`` inside ``netns_path`` (best effort; the dummy driver may be absent)."""
+    import shutil
+    import subprocess
+
+    ip, nsenter = shutil.which("ip"), shutil.which("nsenter")
+    if ip and nsenter:
+        subprocess.run(
+            [nsenter, f"--net={netns_path}", ip, "link", "add", name, "type", "veth", "peer", "name", "pypodstandin"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False,
+        )  # fmt: skip
+
+
+# --- container entry points -----------------------------------------------------
+def setup_container_network(rt: Any, ctr: Any) -> tuple[str, dict[str, Any]]:
+    """Create the container's netns and join its networks; returns (netns_path, status).
+
+    ("", {}) for containers without bridge networking (none, host, container:, ns:).
+    Caller holds the container lock, stores the result in ``ctr.state.net_ns`` /
+    ``ctr.state.network_status`` and uses netns_path as the spec's network namespace path.
+    """
+    cfg = ctr.config
+    names = container_networks(cfg)
+    if not names:
+        return "", {}
+    config = rt.config
+    requests: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(names):
+        requests[name] = {
+            "aliases": list((getattr(cfg, "network_aliases", None) or {}).get(name, [])),
+            "ip": getattr(cfg, "static_ip", "") if i == 0 else "",
+            "mac": getattr(cfg, "static_mac", "") if i == 0 else "",
+        }
+    # leftovers of an earlier run of this container (crash): undo them first
+    if read_record(config, cfg.id):
+        teardown_container_network(rt, ctr)
+    netns_path = create_netns(config.runroot)
+    try:
+        try:
+            status = join_networks(
+                config, netns_path, cfg.id, cfg.name, requests, getattr(cfg, "ports", None) or [],
+                None,
+            )
+        except NetworkError as exc:
+            if "no free addresses" not in str(exc):
+                raise
+            IPAM(config.tmpdir).reconcile(_live_ids(rt))
+            status = join_networks(
+                config, netns_path, cfg.id, cfg.name, requests, getattr(cfg, "ports", None) or [], None
+            )
+    except BaseException:
+        with contextlib.suppress(PypodError, OSError):
+            leave_networks(config, cfg.id, None, netns_path)
+        with contextlib.suppress(PypodError, OSError):
+            remove_netns(netns_path)
+        raise
+    return netns_path, status
+
+
+def teardown_container_network(rt: Any, ctr: Any) -> None:
+    """Leave every network, free the addresses, remove the netns; safe to call twice or after a crash."""
+    config = rt.config
+    ctr_id = ctr.config.id
+    record = read_record(config, ctr_id)
+    netns_path = record.get("netns") or getattr(ctr.state, "net_ns", "") or ""
+    error: PypodError | None = None
+    try:
+        leave_networks(config, ctr_id, None, netns_path)
+    except PypodError as exc:
+        error = exc
+    for path in {netns_path, getattr(ctr.state, "net_ns", "") or ""}:
+        if path and os.path.dirname(path) == os.path.join(config.runroot, "netns"):
+            remove_netns(path)
+    if error is not None:
+        raise error
+
+
+def _live_ids(rt: Any) -> list[str]:
+    return [c.id for c in rt.list_containers()]
+
+
+def etc_files_info(status: dict[str, Any]) -> dict[str, Any]:
+    """From a network status: own IPs (for /etc/hosts), the first gateway (host.containers.internal),
+    aardvark's DNS servers and search domains (for resolv.conf)."""
+    ips = [s["ip_address"] for s in status.values() if s.get("ip_address")]
+    gateway = next((s["gateway"] for s in status.values() if s.get("gateway")), "")
+    servers = list(dict.fromkeys(ip for s in status.values() for ip in s.get("dns_server_ips") or []))
+    search = list(dict.fromkeys(d for s in status.values() for d in s.get("dns_search_domains") or []))
+    return {"ips": ips, "gateway": gateway, "dns_servers": servers, "dns_search": search}

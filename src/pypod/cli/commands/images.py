@@ -1,0 +1,537 @@
+"""Image commands: images, image inspect, tag, untag, rmi, image prune, history, image exists,
+load, save and import."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+    from pypod.cli.main import Context
+    from pypod.libpod.storage.images import Image
+
+
+def _out(text: str) -> None:
+    if text:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _event(ctx: "Context", status: str, image_id: str, name: str = "") -> None:
+    """Best-effort image event (the event log is someone else's module)."""
+    try:
+        ctx.runtime.events.write("image", status, id=image_id, name=name)
+    except Exception:  # noqa: BLE001 - events never fail a command
+        pass
+
+
+def _timestamp(created: str) -> float:
+    from pypod.libpod.storage.images import parse_time
+
+    return parse_time(created).timestamp()
+
+
+def _format_rows(fmt: str, rows: list[Any], headers: dict[str, str]) -> str:
+    from pypod.cli import gotemplate
+
+    if not fmt.endswith("\n") and not gotemplate.is_table(fmt):
+        fmt = fmt.replace("\\n", "\n").replace("\\t", "\t")
+    return gotemplate.render_rows(fmt, rows, headers)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=4, ensure_ascii=False)
+
+
+# --- images ------------------------------------------------------------------
+class ImageRow:
+    """One line of ``pypod images``: attributes are the --format fields."""
+
+    def __init__(self, image: "Image", name: str | None, containers: int, no_trunc: bool) -> None:
+        from pypod.cli import humanize
+        from pypod.libpod.storage import reference as refs
+
+        self.image = image
+        if name:
+            self.Repository, self.Tag = refs.split_name(name)
+        else:
+            self.Repository, self.Tag = "<none>", "<none>"
+        self.ID = f"sha256:{image.id}" if no_trunc else image.id[:12]
+        self.Id = image.id
+        self.Digest = image.digest
+        ts = _timestamp(image.created)
+        self.created_ts = ts
+        self.CreatedSince = humanize.ago(ts)
+        self.Created = self.CreatedSince
+        self.CreatedAt = _podman_time(ts)
+        self.CreatedTime = self.CreatedAt
+        self.Size = humanize.size(image.size)
+        self.VirtualSize = str(image.size)
+        self.SharedSize = "0"
+        self.UniqueSize = str(image.size)
+        self.Containers = str(containers)
+        self.Names = list(image.names)
+        self.Labels = image.labels
+        self.ReadOnly = False
+        self.IsReadOnly = False
+        self.Dangling = image.dangling
+        self.History = ", ".join(reversed(image.names_history))
+        self.Digests = [f"{n.split(':')[0]}@{image.digest}" for n in image.names]
+
+    @property
+    def size_bytes(self) -> int:
+        return self.image.size
+
+
+def _podman_time(ts: float) -> str:
+    try:
+        from pypod.cli import humanize
+
+        return humanize.podman_time(ts)
+    except Exception:  # noqa: BLE001
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def images_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("image", nargs="?", help="show images matching this reference")
+    parser.add_argument("-a", "--all", action="store_true", help="show all images (intermediate too)")
+    parser.add_argument("--digests", action="store_true", help="show digests")
+    parser.add_argument("-f", "--filter", action="append", default=[], help="filter output (key=value)")
+    parser.add_argument("--format", default="", help="Go template or json")
+    parser.add_argument("-n", "--noheading", action="store_true", help="do not print column headings")
+    parser.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="display only image IDs")
+    parser.add_argument("--sort", default="created", help="sort by created, id, repository, size or tag")
+
+
+def _image_filter(ctx: "Context", filters: list[str]) -> Any:
+    import fnmatch
+
+    from pypod.errors import InvalidArgument
+
+    checks = []
+    for item in filters:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InvalidArgument(f"invalid filter {item!r}: expected key=value")
+        if key == "reference":
+            pattern = value
+
+            def ref_ok(img: "Image", name: str | None, pattern: str = pattern) -> bool:
+                if name is None:
+                    return False
+                short = name.split("/", 1)[1] if "/" in name else name
+                candidates = [name, short, name.rsplit(":", 1)[0], short.rsplit(":", 1)[0]]
+                return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+
+            checks.append(ref_ok)
+        elif key == "dangling":
+            want = value.lower() in ("true", "1")
+            checks.append(lambda img, name, want=want: img.dangling == want)
+        elif key == "label":
+            lkey, leq, lvalue = value.partition("=")
+            checks.append(
+                lambda img, name, k=lkey, e=leq, v=lvalue: k in img.labels and (not e or img.labels[k] == v)
+            )
+        elif key in ("before", "since"):
+            ref_ts = _timestamp(ctx.runtime.images.resolve(value).created)
+            if key == "before":
+                checks.append(lambda img, name, t=ref_ts: _timestamp(img.created) < t)
+            else:
+                checks.append(lambda img, name, t=ref_ts: _timestamp(img.created) > t)
+        elif key == "id":
+            checks.append(lambda img, name, v=value.removeprefix("sha256:"): img.id.startswith(v))
+        elif key == "readonly":
+            checks.append(lambda img, name, v=value: v.lower() in ("false", "0"))
+        else:
+            raise InvalidArgument(f"invalid filter {key!r}")
+    return lambda img, name: all(check(img, name) for check in checks)
+
+
+def images_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.errors import InvalidArgument
+    from pypod.libpod import imageops
+
+    rt = ctx.runtime
+    all_images = rt.images.list()
+    filters = list(args.filter)
+    if args.image:
+        filters.append(f"reference={args.image}")
+    keep = _image_filter(ctx, filters)
+    try:
+        users = imageops.containers_by_image(rt)
+    except Exception:  # noqa: BLE001 - no database yet: no containers
+        users = {}
+    rows: list[ImageRow] = []
+    for image in all_images:
+        names = imageops.repo_tags(image) or [None]
+        for name in names:
+            if keep(image, name):
+                rows.append(ImageRow(image, name, len(users.get(image.id, [])), args.no_trunc))
+    sort_keys = {
+        "created": lambda r: -r.created_ts,
+        "id": lambda r: r.Id,
+        "repository": lambda r: (r.Repository, r.Tag),
+        "tag": lambda r: r.Tag,
+        "size": lambda r: r.size_bytes,
+    }
+    if args.sort not in sort_keys:
+        raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(sorted(sort_keys))}")
+    rows.sort(key=sort_keys[args.sort])
+    if args.quiet:
+        seen: list[str] = []
+        for row in rows:
+            if row.ID not in seen:
+                seen.append(row.ID)
+        _out("\n".join(seen))
+        return 0
+    fmt = args.format
+    if fmt in ("json", "{{json .}}"):
+        docs = []
+        for row in rows:
+            img = row.image
+            docs.append({
+                "Id": img.id, "ParentId": "", "RepoTags": None,
+                "RepoDigests": imageops.repo_digests(img), "Size": img.size, "SharedSize": 0,
+                "VirtualSize": img.size, "Labels": img.labels or None, "Containers": len(users.get(img.id, [])),
+                "Names": img.names or None, "Digest": img.digest, "History": img.names_history or None,
+                "Created": int(row.created_ts), "CreatedAt": _rfc3339(row.created_ts),
+            })
+        _out(_json(docs))
+        return 0
+    if fmt:
+        headers = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Created": "CREATED",
+                   "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Digest": "DIGEST",
+                   "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "Containers": "CONTAINERS",
+                   "Names": "NAMES", "Labels": "LABELS", "ReadOnly": "R/O", "History": "HISTORY"}
+        if args.noheading and fmt.startswith("table"):
+            fmt = fmt[len("table"):].lstrip()
+        _out(_format_rows(fmt, rows, headers))
+        return 0
+    from pypod.cli.tabwriter import format_table
+
+    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    table = [] if args.noheading else [header]
+    for row in rows:
+        table.append([row.Repository, row.Tag] + ([row.Digest] if args.digests else [])
+                     + [row.ID, row.CreatedSince, row.Size])
+    sys.stdout.write(format_table(table))
+    return 0
+
+
+def _rfc3339(ts: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- image inspect -----------------------------------------------------------
+def image_inspect_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("-f", "--format", default="json", help="Go template or json")
+
+
+def image_inspect_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.errors import PypodError
+    from pypod.libpod import imageops
+
+    rt = ctx.runtime
+    docs = []
+    errors: list[PypodError] = []
+    for ref in args.images:
+        try:
+            docs.append(imageops.inspect_image(rt.images.resolve(ref), rt.store))
+        except PypodError as exc:
+            errors.append(type(exc)(f"inspecting object: {exc}", exit_code=exc.exit_code))
+    if args.format in ("json", ""):
+        _out(_json_podman(docs))
+    else:
+        from pypod.cli import gotemplate
+
+        fmt = args.format.replace("\\n", "\n").replace("\\t", "\t")
+        for doc in docs:
+            _out(gotemplate.render(fmt, doc))
+    for exc in errors[:-1]:
+        _err(f"Error: {exc}")
+    if errors:
+        raise errors[-1]
+    return 0
+
+
+def _json_podman(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=5, ensure_ascii=False)
+
+
+# --- tag / untag -------------------------------------------------------------
+def tag_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("image", metavar="IMAGE")
+    parser.add_argument("targets", nargs="+", metavar="TARGET_NAME")
+
+
+def tag_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.libpod.storage import reference as refs
+
+    images = ctx.runtime.images
+    image = images.resolve(args.image)
+    from pypod.errors import InvalidArgument
+
+    for target in args.targets:
+        try:
+            refs.parse(target)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f'normalizing name "{target}": normalizing name "{target}": {exc}') from None
+    for target in args.targets:
+        name = images.tag(image, target)
+        _event(ctx, "tag", image.id, name)
+    return 0
+
+
+def untag_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("image", metavar="IMAGE")
+    parser.add_argument("names", nargs="*", metavar="NAME")
+
+
+def untag_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    images = ctx.runtime.images
+    image = images.resolve(args.image)
+    for name in args.names or list(image.names):
+        full = images.untag(image, name)
+        _event(ctx, "untag", image.id, full)
+    return 0
+
+
+# --- rmi / prune -------------------------------------------------------------
+def rmi_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("images", nargs="*", metavar="IMAGE")
+    parser.add_argument("-a", "--all", action="store_true", help="remove all images")
+    parser.add_argument("-f", "--force", action="store_true", help="force removal (and of containers using it)")
+    parser.add_argument("-i", "--ignore", action="store_true", help="ignore errors if an image does not exist")
+
+
+def rmi_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.errors import InvalidArgument, NoSuchImage
+    from pypod.libpod import imageops
+
+    if args.all and args.images:
+        raise InvalidArgument("when using the --all switch, you may not pass any images names or IDs")
+    if not args.all and not args.images:
+        raise InvalidArgument("image name or ID must be specified")
+    report = imageops.remove_images(ctx.runtime, args.images, force=args.force, all=args.all)
+    lines = [f"Untagged: {n}" for n in report.untagged] + [f"Deleted: {i}" for i in report.deleted]
+    _out("\n".join(lines))
+    for image_id in report.deleted:
+        _event(ctx, "remove", image_id)
+    errors = [e for e in report.errors if not (args.ignore and isinstance(e, NoSuchImage))]
+    for exc in errors:
+        _err(f"Error: {exc}")
+    return errors[-1].exit_code if errors else 0
+
+
+def image_prune_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("-a", "--all", action="store_true", help="remove all unused images, not just dangling ones")
+    parser.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    parser.add_argument("--filter", action="append", default=[], help="(accepted, not applied)")
+
+
+def image_prune_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.libpod import imageops
+
+    if not args.force:
+        what = "all images without at least one container associated to them" if args.all else "all dangling images"
+        sys.stdout.write(f"WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            return 0
+    deleted = imageops.prune_images(ctx.runtime, all=args.all)
+    for image_id in deleted:
+        _event(ctx, "prune", image_id)
+    _out("\n".join(deleted))
+    return 0
+
+
+# --- history -----------------------------------------------------------------
+class HistoryRow:
+    def __init__(self, row: dict[str, Any], human: bool, no_trunc: bool) -> None:
+        from pypod.cli import humanize
+
+        self.raw = row
+        image_id = row["id"]
+        self.ID = image_id if (no_trunc or image_id == "<missing>") else image_id[:12]
+        ts = _timestamp(row["created"]) if row["created"] else 0.0
+        self.Created = humanize.ago(ts) if human else _rfc3339(ts)
+        self.CreatedAt = _rfc3339(ts)
+        self.CreatedSince = humanize.ago(ts)
+        created_by = row["created_by"]
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:42] + "..."
+        self.CreatedBy = created_by
+        self.Size = humanize.size(row["size"])
+        self.Comment = row["comment"]
+        self.Tags = " ".join(row["tags"]) if row["tags"] else "<none>"
+
+
+def history_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("image", metavar="IMAGE")
+    parser.add_argument("--format", default="", help="Go template or json")
+    parser.add_argument("-H", "--human", default="true", nargs="?", const="true",
+                        help="display sizes and dates in human readable format")
+    parser.add_argument("--no-trunc", "--notruncate", action="store_true", help="do not truncate the output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="display the numeric IDs only")
+
+
+def history_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.libpod import imageops
+
+    rt = ctx.runtime
+    image = rt.images.resolve(args.image)
+    raw = imageops.history(image, rt.store)
+    human = str(args.human).lower() not in ("false", "0")
+    rows = [HistoryRow(r, human, args.no_trunc) for r in raw]
+    if args.quiet:
+        _out("\n".join(r.ID for r in rows))
+        return 0
+    if args.format == "json":
+        docs = []
+        for r in raw:
+            docs.append({"id": r["id"], "created": r["created"], "CreatedBy": r["created_by"], "size": r["size"],
+                         "comment": r["comment"], "Created": _rfc3339(_timestamp(r["created"]))})
+        import json
+
+        _out(json.dumps(docs, separators=(",", ":")))
+        return 0
+    if args.format:
+        headers = {"ID": "ID", "Created": "CREATED", "CreatedBy": "CREATED BY", "Size": "SIZE",
+                   "Comment": "COMMENT", "CreatedAt": "CREATED AT", "CreatedSince": "CREATED", "Tags": "TAGS"}
+        _out(_format_rows(args.format, rows, headers))
+        return 0
+    from pypod.cli.tabwriter import format_table
+
+    table = [["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
+    table += [[r.ID, r.Created, r.CreatedBy, r.Size, r.Comment] for r in rows]
+    sys.stdout.write(format_table(table))
+    return 0
+
+
+# --- image exists ------------------------------------------------------------
+def image_exists_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("image", metavar="IMAGE")
+
+
+def image_exists_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.errors import InvalidArgument, NoSuchImage
+
+    try:
+        ctx.runtime.images.resolve(args.image)
+    except (NoSuchImage, InvalidArgument):
+        return 1
+    return 0
+
+
+# --- load / save / import ----------------------------------------------------
+def load_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("-i", "--input", default="", help="read from a tar archive file instead of stdin")
+    parser.add_argument("-q", "--quiet", action="store_true", help="suppress the progress output")
+    parser.add_argument("--signature-policy", default="", help=argparse_suppress())
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def load_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.errors import InvalidArgument
+    from pypod.libpod.storage import transports
+
+    images = ctx.runtime.images
+    if args.input:
+        names = transports.load(images, args.input)
+    else:
+        if sys.stdin.isatty():
+            raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
+        names = transports.load(images, sys.stdin.buffer)
+    for name in names:
+        _event(ctx, "loadfromarchive", "", name)
+    _out("\n".join(f"Loaded image: {n}" for n in names))
+    return 0
+
+
+def save_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("-o", "--output", default="", help="write to a file (default: stdout)")
+    parser.add_argument("--format", default="docker-archive", help="docker-archive or oci-archive")
+    parser.add_argument("-m", "--multi-image-archive", action="store_true", help="(several images are always allowed)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="suppress the output")
+    parser.add_argument("--compress", action="store_true", help="(accepted for dir formats only)")
+    parser.add_argument("--uncompressed", action="store_true", help="(layers are always uncompressed)")
+
+
+def save_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.errors import InvalidArgument
+    from pypod.libpod.imageops import _matching_name
+    from pypod.libpod.storage import transports
+
+    if args.format not in ("docker-archive", "oci-archive"):
+        raise InvalidArgument(f"unsupported format {args.format!r} for save: use docker-archive or oci-archive")
+    images = ctx.runtime.images
+    items = []
+    for ref in args.images:
+        image = images.resolve(ref)
+        name = _matching_name(image, ref)
+        items.append((image, [name] if name else []))
+    if args.output:
+        transports.save(images, items, args.output, args.format)
+    else:
+        if sys.stdout.isatty():
+            raise InvalidArgument("refusing to save to terminal. Use -o flag or redirect")
+        sys.stdout.flush()
+        transports.save(images, items, sys.stdout.buffer, args.format)
+        sys.stdout.buffer.flush()
+    for image, _names in items:
+        _event(ctx, "save", image.id)
+    return 0
+
+
+def import_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("source", metavar="PATH", help="tarball path or - for stdin")
+    parser.add_argument("reference", nargs="?", default=None, metavar="REFERENCE")
+    parser.add_argument("-c", "--change", action="append", default=[], help="apply a Dockerfile instruction")
+    parser.add_argument("-m", "--message", default="", help="commit message for the imported image")
+    parser.add_argument("-q", "--quiet", action="store_true", help="display only the image ID")
+    parser.add_argument("--os", default="", help=argparse_suppress())
+    parser.add_argument("--arch", default="", help=argparse_suppress())
+    parser.add_argument("--variant", default="", help=argparse_suppress())
+
+
+def import_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    import os
+
+    from pypod.errors import InvalidArgument
+    from pypod.libpod.storage import transports
+
+    if args.source.startswith(("http://", "https://")):
+        raise InvalidArgument("importing from a URL is not supported (no registry or network access)")
+    source: Any
+    if args.source == "-":
+        source = sys.stdin.buffer
+    else:
+        if not os.path.exists(args.source):
+            raise InvalidArgument(f"stat {args.source}: no such file or directory")
+        source = args.source
+    image = transports.import_rootfs(ctx.runtime.images, source, args.reference, args.change, args.message)
+    _event(ctx, "import", image.id, image.names[0] if image.names else "")
+    _out(f"sha256:{image.id}")
+    return 0

@@ -261,7 +261,7 @@ def _make_raw(fd: int):  # type: ignore[no-untyped-def]
     import tty as ttymod
 
     saved = termios.tcgetattr(fd)
-    ttymod.setraw(fd)
+    ttymod.setraw(fd, termios.TCSANOW)  # TCSAFLUSH (the default) would drop typed-ahead input
 
     def restore() -> None:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)

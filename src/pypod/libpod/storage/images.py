@@ -364,6 +364,8 @@ class ImageStore:
                     self.store.delete_layer(layer)
                 except Exception:  # noqa: BLE001 - still used (e.g. a container layer): keep it
                     break
+            # staging dirs of a load/commit killed mid-way are only ever reclaimed here
+            self.store.gc()
 
     def layers_in_use(self) -> set[str]:
         return {layer for r in self._read_records() for layer in r.get("layers") or []}

@@ -1,0 +1,170 @@
+"""`pypod inspect` (containers, images, volumes, pods, networks) and `pypod container inspect`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+
+    from pypod.cli.main import Context
+
+TYPES = ("auto", "container", "image", "volume", "pod", "network", "all")
+
+
+def _common(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("-f", "--format", default="json")
+    parser.add_argument("-s", "--size", action="store_true")
+    parser.add_argument("-l", "--latest", action="store_true")
+    parser.add_argument("names", nargs="*", metavar="NAME")
+
+
+def inspect_args(parser: "argparse.ArgumentParser") -> None:
+    _common(parser)
+    parser.add_argument("-t", "--type", default="auto")
+
+
+def container_inspect_args(parser: "argparse.ArgumentParser") -> None:
+    _common(parser)
+
+
+def _to_plain(obj: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return obj
+
+
+def _container(rt: Any, name: str, size: bool) -> dict[str, Any]:
+    from pypod.libpod.container.inspect import inspect_container
+
+    ctr = rt.get_container(name)
+    ctr.sync()
+    return inspect_container(rt, ctr, size=size)
+
+
+def _image(rt: Any, name: str, _size: bool) -> dict[str, Any]:
+    from pypod.libpod.imageops import inspect_image
+
+    return inspect_image(rt.images.resolve(name), rt.store)
+
+
+def _volume(rt: Any, name: str, _size: bool) -> Any:
+    vol = rt.volumes.get(name)
+    return vol.inspect() if hasattr(vol, "inspect") else _to_plain(vol)
+
+
+def _pod(rt: Any, name: str, _size: bool) -> Any:
+    from pypod.errors import NoSuchPod
+
+    getter = getattr(rt, "get_pod", None)
+    if getter is None:
+        raise NoSuchPod(f'no pod with name or ID "{name}" found: no such pod')
+    pod = getter(name)
+    if hasattr(pod, "inspect"):
+        return pod.inspect()
+    from pypod.libpod import podinspect  # type: ignore[attr-defined]
+
+    return podinspect.inspect_pod(rt, pod)
+
+
+def _network(rt: Any, name: str, _size: bool) -> Any:
+    from pypod.errors import NoSuchNetwork
+
+    nets = getattr(rt, "networks", None)
+    if nets is None:
+        raise NoSuchNetwork(f"unable to find network with name or ID {name}: network not found")
+    net = nets.get(name)
+    return net.inspect() if hasattr(net, "inspect") else _to_plain(net)
+
+
+LOOKUPS: dict[str, Callable[[Any, str, bool], Any]] = {
+    "container": _container, "image": _image, "volume": _volume, "pod": _pod, "network": _network,
+}  # fmt: skip
+
+
+def _print(items: list[Any], fmt: str) -> None:
+    import json
+
+    if fmt in ("", "json", "{{json .}}"):
+        print(json.dumps(items, indent=4, ensure_ascii=False))
+        return
+    from pypod.cli import gotemplate
+
+    if gotemplate.is_table(fmt):
+        out = gotemplate.render_rows(fmt, items, None)
+        sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
+        return
+    for item in items:
+        text = gotemplate.render(fmt, item)
+        print(text)
+
+
+def _latest(rt: Any) -> str:
+    from pypod.errors import NoSuchContainer
+
+    ctrs = rt.list_containers()
+    if not ctrs:
+        raise NoSuchContainer("no containers to inspect: no such container")
+    return max(ctrs, key=lambda c: c.config.created).id
+
+
+def _run(args: "argparse.Namespace", ctx: "Context", kind: str) -> int:
+    from pypod.cli.main import UsageError
+    from pypod.errors import AmbiguousName, InvalidArgument, NotFound, PypodError
+
+    if kind not in TYPES:
+        raise InvalidArgument(f'invalid type "{kind}": must be one of {", ".join(TYPES)}')
+    rt = ctx.runtime
+    names = list(args.names)
+    if args.latest:
+        if names:
+            raise UsageError("--latest and containers cannot be used together")
+        names = [_latest(rt)]
+        kind = "container" if kind in ("auto", "all") else kind
+    if not names:
+        raise UsageError("must provide at least one name or ID" if kind == "auto" else "requires at least 1 arg(s), only received 0")
+    found: list[Any] = []
+    errors: list[str] = []
+    for name in names:
+        kinds = [kind] if kind not in ("auto", "all") else ["container", "image", "volume", "pod", "network"]
+        data = None
+        for k in kinds:
+            try:
+                data = LOOKUPS[k](rt, name, args.size)
+                break
+            except AmbiguousName:
+                raise
+            except (NotFound, NotImplementedError, AttributeError):
+                continue
+            except PypodError:
+                if len(kinds) == 1:
+                    raise
+                continue
+        if data is None:
+            if ctx.command == "container inspect" or kind == "container":
+                errors.append(f"no such container {name}")
+            elif kind in ("auto", "all"):
+                errors.append(f'no such object: "{name}"')
+            else:
+                errors.append(f"no such {kind} {name}")
+            continue
+        found.append(data)
+    if found or not errors:
+        _print(found, args.format)
+    for err in errors[:-1]:
+        print(f"Error: {err}", file=sys.stderr)
+    if errors:
+        print(f"Error: inspecting object: {errors[-1]}", file=sys.stderr)
+        return 125
+    return 0
+
+
+def inspect_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    return _run(args, ctx, args.type)
+
+
+def container_inspect_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    return _run(args, ctx, "container")

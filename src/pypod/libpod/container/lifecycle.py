@@ -1,0 +1,580 @@
+"""The non-locking steps of the container life cycle (the seed's internal functions).
+
+Every function here expects the caller to hold the container's lock and to have synced
+it; the public, locking verbs live in `container.py`.  Nothing here waits for a process
+to exit while a lock is held, except the short bounded waits of `cleanup_runtime`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from pypod.errors import (
+    DependencyError,
+    InvalidState,
+    NoSuchContainer,
+    OCIRuntimeError,
+    PypodError,
+)
+from pypod.libpod.container.model import ContainerStatus as S
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pypod.libpod.container.container import Container
+
+# States in which a container may have a live process (sync looks at them).
+LIVE_STATES = (S.RUNNING, S.PAUSED, S.STOPPING, S.CREATED)
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MNT_DETACH = 2
+
+
+def now_rfc3339() -> str:
+    from pypod.libpod.oci.exitfile import rfc3339_nano
+
+    return rfc3339_nano(time.time_ns())
+
+
+# --- sync -----------------------------------------------------------------------------
+def process_alive(pid: int, comm: str = "") -> bool:
+    """Whether ``pid`` exists (and, given ``comm``, runs a program of that name)."""
+    if pid <= 0:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    # "<pid> (<comm>) <state> ..." ; a zombie counts as dead
+    close = stat.rfind(b")")
+    state = stat[close + 2 : close + 3]
+    if state in (b"Z", b"X"):
+        return False
+    if comm:
+        name = stat[stat.find(b"(") + 1 : close].decode(errors="replace")
+        return name == comm
+    return True
+
+
+def conmon_alive(ctr: "Container") -> bool:
+    return process_alive(ctr.state.conmon_pid, "conmon")
+
+
+def read_exit(ctr: "Container"):  # type: ignore[no-untyped-def]
+    from pypod.libpod.oci.exitfile import read_exit as _read
+
+    cfg = ctr.rt.config
+    return _read(cfg.exits_dir, ctr.persist_dir, ctr.id)
+
+
+def sync(ctr: "Container") -> None:
+    """Reload from the database; for a live state, read the exit file (runtime only if needed)."""
+    ctr.reload()
+    if ctr.state.status not in LIVE_STATES:
+        return
+    old = ctr.state.status
+    update_status(ctr)
+    if ctr.state.status != old:
+        if (
+            ctr.config.restart_policy not in ("", "no")
+            and old in (S.RUNNING, S.PAUSED)
+            and ctr.state.status in (S.STOPPED, S.EXITED)
+            and not ctr.state.stopped_by_user
+        ):
+            ctr.state.restart_policy_match = True
+        ctr.save()
+
+
+def update_status(ctr: "Container") -> None:
+    """Exit file first; `runtime state` only when conmon is gone without one."""
+    info = read_exit(ctr)
+    if info is not None:
+        apply_exit(ctr, info.code, info.finished_at, info.oom)
+        return
+    if conmon_alive(ctr):
+        return
+    try:
+        runtime_state = ctr.rt.oci.state(ctr.id)
+    except OCIRuntimeError:
+        runtime_state = None
+    status = (runtime_state or {}).get("status", "stopped")
+    if status == "running" and ctr.state.status != S.STOPPING:
+        ctr.state.status = S.RUNNING
+    elif status == "paused":
+        ctr.state.status = S.PAUSED
+    elif status == "created" and ctr.state.status == S.CREATED:
+        pass
+    elif status in ("stopped", "created"):
+        info = read_exit(ctr)  # conmon may have written it just before dying
+        if info is not None:
+            apply_exit(ctr, info.code, info.finished_at, info.oom)
+        else:
+            apply_exit(ctr, -1, now_rfc3339(), False)
+
+
+def apply_exit(ctr: "Container", code: int, finished_at: str, oom: bool) -> None:
+    st = ctr.state
+    st.status = S.STOPPED
+    st.exit_code = code
+    st.finished_at = finished_at
+    st.oom_killed = oom
+    st.exited = True
+    st.pid = 0
+    ctr.event("died", containerExitCode=code)
+
+
+# --- storage ----------------------------------------------------------------------------
+def _libc():  # type: ignore[no-untyped-def]
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def is_mountpoint(path: str) -> bool:
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) > 4 and parts[4].encode().decode("unicode_escape") == real:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def mount_shm(ctr: "Container") -> None:
+    """The container's /dev/shm: a tmpfs at <bundle>/shm of --shm-size."""
+    import ctypes
+
+    path = ctr.shm_path
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if is_mountpoint(path):
+        return
+    size = ctr.config.shm_size or 64 * 1024 * 1024
+    data = f"mode=1777,size={size}".encode()
+    libc = _libc()
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if libc.mount(b"shm", path.encode(), b"tmpfs", ctypes.c_ulong(flags), data) != 0:
+        err = ctypes.get_errno()
+        raise PypodError(f"failed to mount shm tmpfs {path}: {os.strerror(err)}")
+
+
+def unmount_shm(ctr: "Container") -> None:
+    path = ctr.shm_path
+    while is_mountpoint(path):
+        if _libc().umount2(path.encode(), MNT_DETACH) != 0:
+            break
+
+
+def mount_storage(ctr: "Container") -> str:
+    """Mount the rootfs (once per container life) and the shm tmpfs; returns the rootfs path."""
+    st = ctr.state
+    if ctr.config.rootfs:
+        st.mountpoint = ctr.config.rootfs
+    elif not st.mounted or not st.mountpoint:
+        st.mountpoint = ctr.rt.store.mount(ctr.config.rootfs_layer)
+        st.mounted = True
+        ctr.save()
+    if ctr.config.ipc_mode in ("", "private", "shareable"):
+        mount_shm(ctr)
+    return st.mountpoint
+
+
+def cleanup_storage(ctr: "Container") -> None:
+    """Unmount shm and the rootfs; tolerant of things already gone."""
+    unmount_shm(ctr)
+    st = ctr.state
+    if st.mounted and not ctr.config.rootfs:
+        try:
+            ctr.rt.store.unmount(ctr.config.rootfs_layer)
+        except PypodError as exc:
+            from pypod.errors import NoSuchLayer
+
+            if not isinstance(exc, NoSuchLayer):
+                raise
+    if st.mounted or st.mountpoint:
+        st.mounted = False
+        st.mountpoint = ""
+        ctr.save()
+
+
+# --- init ----------------------------------------------------------------------------------
+def write_etc_files(ctr: "Container") -> dict[str, str]:
+    """hosts, resolv.conf, hostname and .containerenv in the run dir; returns their paths."""
+    from pypod.libpod import etcfiles
+
+    cfg = ctr.config
+    run_dir = ctr.run_dir
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    hostname = cfg.hostname or cfg.id[:12]
+    files = {
+        "hosts": os.path.join(run_dir, "hosts"),
+        "resolv.conf": os.path.join(run_dir, "resolv.conf"),
+        "hostname": os.path.join(run_dir, "hostname"),
+        ".containerenv": os.path.join(run_dir, ".containerenv"),
+    }
+    base_hosts = "/etc/hosts" if cfg.network_mode == "host" else ""
+    etcfiles.write_hosts(
+        files["hosts"], hostname=hostname, name=cfg.name, add_hosts=cfg.add_hosts, base_file=base_hosts
+    )
+    etcfiles.write_resolv_conf(
+        files["resolv.conf"], servers=cfg.dns_servers, search=cfg.dns_search, options=cfg.dns_options
+    )
+    etcfiles.write_hostname(files["hostname"], hostname)
+    etcfiles.write_containerenv(
+        files[".containerenv"],
+        privileged=cfg.privileged,
+        name=cfg.name,
+        ctr_id=cfg.id,
+        image=cfg.image_name,
+        image_id=cfg.image_id,
+    )
+    return files
+
+
+def image_config(ctr: "Container") -> dict[str, Any]:
+    """The OCI image config of the container's image ({} for --rootfs)."""
+    if not ctr.config.image_id:
+        return {}
+    try:
+        return dict(ctr.rt.images.get(ctr.config.image_id).config or {})
+    except PypodError:
+        return {}
+
+
+def generate_spec(ctr: "Container", rootfs: str, files: dict[str, str]) -> dict[str, Any]:
+    from pypod.libpod import spec as specmod
+
+    generated = specmod.GeneratedFiles(
+        hosts=files["hosts"],
+        resolv_conf=files["resolv.conf"],
+        hostname=files["hostname"],
+        containerenv=files[".containerenv"],
+        shm=ctr.shm_path if is_mountpoint(ctr.shm_path) else "",
+    )
+    return specmod.generate_spec(
+        ctr.config,
+        image_config(ctr),
+        rootfs,
+        generated,
+        ctr.rt.config,
+        resolve_ns=ctr.rt.namespace_path,
+        netns_path=ctr.state.net_ns,
+    )
+
+
+def load_hooks(ctr: "Container") -> list[Any]:
+    dirs = [d for d in ctr.rt.config.hooks_dirs if os.path.isdir(d)]
+    if not dirs:
+        return []
+    from pypod.libpod import hooks
+
+    return hooks.load_hooks(dirs)
+
+
+def exit_command(ctr: "Container") -> list[str]:
+    """What conmon runs when the container exits: ``python -m pypod ... container cleanup ID``."""
+    return [sys.executable, "-m", "pypod", *ctr.rt.config.global_args(), "container", "cleanup", ctr.id]
+
+
+def init(ctr: "Container", retain_retries: bool = False) -> None:
+    """Configured/Exited → Created: storage, files, spec, hooks, config.json, conmon."""
+    st = ctr.state
+    if st.status not in (S.CONFIGURED, S.EXITED):
+        raise InvalidState(
+            f"container {ctr.id} has already been created in runtime: container state improper"
+        )
+    try:
+        rootfs = mount_storage(ctr)
+        copy_up_volumes(ctr, rootfs)
+        files = write_etc_files(ctr)
+        spec = generate_spec(ctr, rootfs, files)
+        hooks = load_hooks(ctr)
+        if hooks:
+            from pypod.libpod import hooks as hookmod
+
+            spec = hookmod.run_precreate(hooks, spec)
+        os.makedirs(ctr.bundle_path, mode=0o700, exist_ok=True)
+        tmp = os.path.join(ctr.bundle_path, "config.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(spec, fh, indent=1)
+        os.replace(tmp, os.path.join(ctr.bundle_path, "config.json"))
+        from pypod.libpod.container.repair import remove_conmon_files
+
+        remove_conmon_files(ctr)
+        result = start_conmon(ctr)
+    except BaseException:
+        try:
+            cleanup_storage(ctr)
+        except PypodError:
+            pass
+        raise
+    st.pid = result.pid
+    st.conmon_pid = result.conmon_pid
+    st.status = S.CREATED
+    st.exit_code = 0
+    st.exited = False
+    st.oom_killed = False
+    st.error = ""
+    st.stopped_by_user = False
+    st.restart_policy_match = False
+    st.run_dir = ctr.run_dir
+    if not retain_retries:
+        st.restart_count = 0
+    ctr.save()
+    ctr.event("init")
+
+
+def start_conmon(ctr: "Container"):  # type: ignore[no-untyped-def]
+    from pypod.libpod.oci.conmon import ConmonRequest, start_conmon as _start
+
+    cfg = ctr.rt.config
+    oci = ctr.rt.oci
+    req = ConmonRequest(
+        ctr_id=ctr.id,
+        name=ctr.name,
+        bundle=ctr.bundle_path,
+        runtime_path=cfg.require_runtime_path(),
+        runtime_root=oci.state_root,
+        exit_dir=cfg.exits_dir,
+        persist_dir=ctr.persist_dir,
+        log_path=ctr.log_path,
+        pid_file=os.path.join(ctr.run_dir, "pidfile"),
+        conmon_pid_file=os.path.join(ctr.run_dir, "conmon.pid"),
+        exit_command=exit_command(ctr),
+        terminal=ctr.config.tty,
+        stdin=ctr.config.stdin,
+        log_level=cfg.log_level,
+        conmon_path=cfg.require_conmon_path(),
+        runtime_name=oci.name,
+        oci_log=os.path.join(ctr.run_dir, "oci-log"),
+        log_tag=ctr.config.log_tag,
+    )
+    return _start(req)
+
+
+def copy_up_volumes(ctr: "Container", rootfs: str) -> None:
+    """Fill new named/anonymous volumes from the image content at their destination."""
+    if not ctr.config.volumes or ctr.config.rootfs:
+        return
+    for vol in ctr.config.volumes:
+        name = vol.get("name")
+        if not name or "nocopy" in (vol.get("options") or []):
+            continue
+        try:
+            ctr.rt.volumes.copy_up(name, rootfs, vol["destination"])
+        except NotImplementedError:
+            return
+
+
+# --- start / cleanup ---------------------------------------------------------------------
+def start(ctr: "Container") -> None:
+    """Created → Running."""
+    try:
+        ctr.rt.oci.start(ctr.id)
+    except PypodError:
+        try:
+            cleanup(ctr)
+        except PypodError:
+            pass
+        raise
+    ctr.state.status = S.RUNNING
+    ctr.state.started_at = now_rfc3339()
+    ctr.save()
+    ctr.event("start")
+    if ctr.config.healthcheck is not None:  # hook (exec+health engineer): health "starting", scheduler alive
+        from pypod.libpod import healthcheck
+
+        healthcheck.on_started(ctr)
+
+
+def init_and_start(ctr: "Container", retain_retries: bool = False) -> None:
+    st = ctr.state
+    if st.status == S.RUNNING:
+        return
+    if st.status == S.PAUSED:
+        raise InvalidState(f"cannot start paused container {ctr.id}: container state improper")
+    if st.status in (S.UNKNOWN, S.REMOVING, S.STOPPING):
+        raise InvalidState(f"container {ctr.id} is {st.status}, cannot start it: container state improper")
+    if st.status == S.STOPPED:
+        cleanup(ctr)
+    if st.status in (S.CONFIGURED, S.EXITED):
+        init(ctr, retain_retries)
+    start(ctr)
+
+
+def cleanup_runtime(ctr: "Container", *, save: bool = True) -> str:
+    """Stopped → Exited, Created → Configured: `runtime delete --force`, poststop hooks.
+
+    Returns the new status; with ``save=False`` the caller sets and saves it (so that
+    nobody sees Exited before the storage is unmounted too).
+    """
+    st = ctr.state
+    if st.status not in (S.STOPPED, S.CREATED):
+        return st.status
+    was_created = st.status == S.CREATED
+    ctr.rt.oci.delete(ctr.id, force=True)
+    if was_created and conmon_alive(ctr):
+        # conmon reports the killed `runc init`: let it write its exit file before we clear it
+        deadline = time.monotonic() + 5
+        while read_exit(ctr) is None and conmon_alive(ctr) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    from pypod.libpod.container.repair import remove_conmon_files
+
+    remove_conmon_files(ctr)
+    run_poststop_hooks(ctr)
+    new_status = S.CONFIGURED if was_created else S.EXITED
+    st.pid = 0
+    if save:
+        st.status = new_status
+        ctr.save()
+    return new_status
+
+
+def run_poststop_hooks(ctr: "Container") -> None:
+    try:
+        hooks = load_hooks(ctr)
+        if not hooks:
+            return
+        with open(os.path.join(ctr.bundle_path, "config.json"), encoding="utf-8") as fh:
+            spec = json.load(fh)
+        from pypod.libpod import hooks as hookmod
+
+        state = {
+            "ociVersion": spec.get("ociVersion", "1.0.2"),
+            "id": ctr.id,
+            "status": "stopped",
+            "bundle": ctr.bundle_path,
+            "annotations": spec.get("annotations", {}),
+        }
+        hookmod.run_poststop(hooks, spec, state)
+    except (OSError, ValueError, NotImplementedError):
+        pass
+
+
+def cleanup(ctr: "Container") -> None:
+    """Delete the container from the runtime and unmount its storage; idempotent."""
+    st = ctr.state
+    if st.status in (S.RUNNING, S.PAUSED, S.STOPPING):
+        raise InvalidState(
+            f"container {ctr.id} is running or paused, refusing to clean up: container state improper"
+        )
+    changed = st.status in (S.STOPPED, S.CREATED) or st.mounted
+    errors: list[str] = []
+    new_status = st.status
+    try:
+        new_status = cleanup_runtime(ctr, save=False)
+    except PypodError as exc:
+        errors.append(str(exc))
+    try:
+        cleanup_storage(ctr)
+    except PypodError as exc:
+        errors.append(str(exc))
+    if new_status != st.status:
+        st.status = new_status
+        ctr.save()
+    if errors:
+        raise PypodError("; ".join(errors))
+    if changed:
+        ctr.event("cleanup")
+
+
+# --- restart policy ----------------------------------------------------------------------
+def dependencies_running(ctr: "Container") -> list[str]:
+    """IDs of required containers that are not running."""
+    missing = []
+    for dep_id in ctr.config.requires:
+        try:
+            dep = ctr.rt.get_container(dep_id)
+        except NoSuchContainer:
+            missing.append(dep_id)
+            continue
+        if dep.state.status != S.RUNNING:
+            missing.append(dep_id)
+    return missing
+
+
+def should_restart(ctr: "Container") -> bool:
+    cfg, st = ctr.config, ctr.state
+    if cfg.restart_policy in ("", "no") or not st.restart_policy_match or st.stopped_by_user:
+        return False
+    if st.status not in (S.STOPPED, S.EXITED):
+        return False
+    if cfg.restart_policy == "on-failure":
+        if st.exit_code == 0:
+            return False
+        if cfg.restart_retries > 0 and st.restart_count >= cfg.restart_retries:
+            return False
+    return not dependencies_running(ctr)
+
+
+def restart_by_policy(ctr: "Container") -> None:
+    """The restart policy's restart: count it, clean up, init and start again."""
+    ctr.event("restart")
+    ctr.state.restart_count += 1
+    ctr.save()
+    try:
+        cleanup(ctr)
+        init(ctr, retain_retries=True)
+        start(ctr)
+    except PypodError:
+        try:
+            cleanup(ctr)
+        except PypodError:
+            pass
+        raise
+
+
+# --- dependencies --------------------------------------------------------------------------
+def dependency_order(ctr: "Container") -> list[str]:
+    """Every (transitive) dependency of ``ctr``, dependencies first; DependencyError on a cycle."""
+    order: list[str] = []
+    visiting: set[str] = set()
+    done: set[str] = set()
+
+    def visit(ctr_id: str, path: list[str]) -> None:
+        if ctr_id in done:
+            return
+        if ctr_id in visiting:
+            cycle = " -> ".join(path[path.index(ctr_id) :] + [ctr_id]) if ctr_id in path else ctr_id
+            raise DependencyError(f"cycle found in container dependency graph: {cycle}")
+        visiting.add(ctr_id)
+        try:
+            requires = ctr.config.requires if ctr_id == ctr.id else ctr.rt.get_container(ctr_id).config.requires
+        except NoSuchContainer as exc:
+            raise DependencyError(f"dependency {ctr_id} of container {ctr.id} not found: {exc}") from exc
+        for dep in requires:
+            visit(dep, path + [ctr_id])
+        visiting.discard(ctr_id)
+        done.add(ctr_id)
+        if ctr_id != ctr.id:
+            order.append(ctr_id)
+
+    visit(ctr.id, [])
+    return order
+
+
+def start_dependencies(ctr: "Container") -> None:
+    """Start every dependency that is not running; report all failures at once."""
+    if not ctr.config.requires:
+        return
+    failures: list[str] = []
+    failed: set[str] = set()
+    for dep_id in dependency_order(ctr):
+        dep = ctr.rt.get_container(dep_id)
+        if any(d in failed for d in dep.config.requires):
+            failed.add(dep_id)
+            failures.append(f"{dep_id}: a dependency of it failed to start")
+            continue
+        try:
+            dep.start(_dependencies_started=True)
+        except PypodError as exc:
+            failed.add(dep_id)
+            failures.append(f"{dep_id}: {exc}")
+    if failures:
+        raise DependencyError(
+            f"error starting some container dependencies of {ctr.id}: " + "; ".join(failures)
+        )

@@ -1,0 +1,143 @@
+"""Bringing containers back to a consistent state: after a reboot, and when removing.
+
+Each step is idempotent, so that a removal interrupted by a crash (state Removing) or a
+refresh interrupted half-way is simply done again by the next command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import TYPE_CHECKING
+
+from pypod.errors import NoSuchLayer, NotFound, PypodError
+from pypod.libpod.container.model import ContainerStatus as S
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pypod.libpod.container.container import Container
+
+
+EXIT_CODE_KEEP_SECONDS = 300
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+
+
+def remove_conmon_files(ctr: "Container") -> None:
+    """Attach socket, ctl fifo, oom marker and the exit files of the last run."""
+    for name in ("attach", "ctl", "winsz", "oom"):
+        _unlink(os.path.join(ctr.bundle_path, name))
+    exits = ctr.rt.config.exits_dir
+    exit_file = os.path.join(exits, ctr.id)
+    if os.path.exists(exit_file):
+        try:
+            os.replace(exit_file, os.path.join(exits, f"{ctr.id}-old"))
+        except OSError:
+            _unlink(exit_file)
+    for name in ("exit", "oom"):
+        _unlink(os.path.join(ctr.persist_dir, name))
+
+
+def reset_state(ctr: "Container") -> None:
+    """The state after a reboot: nothing runs, nothing is mounted (not saved here)."""
+    st = ctr.state
+    if st.status in (S.RUNNING, S.PAUSED, S.STOPPED, S.STOPPING, S.EXITED):
+        if st.status != S.EXITED and not st.exited:
+            st.exited = True
+        st.status = S.EXITED
+    elif st.status != S.REMOVING:
+        st.status = S.CONFIGURED
+    st.pid = 0
+    st.conmon_pid = 0
+    st.mounted = False
+    st.mountpoint = ""
+    st.net_ns = ""
+    st.network_status = {}
+    st.exec_ids = []
+    st.stopped_by_user = False
+    st.restart_policy_match = False
+    st.restart_count = 0
+    st.health_status = ""
+    st.health_failing_streak = 0
+    st.run_dir = ctr.run_dir
+
+
+def refresh_container(ctr: "Container") -> bool:
+    """Reset one container after a reboot; returns True when it must be removed instead."""
+    if ctr.state.status == S.REMOVING:
+        return True
+    reset_state(ctr)
+    os.makedirs(ctr.run_dir, mode=0o700, exist_ok=True)
+    remove_conmon_files(ctr)
+    db = ctr.rt.db
+    exec_sessions_of = getattr(db, "exec_sessions_of", None)
+    if exec_sessions_of is not None:
+        for session in exec_sessions_of(ctr.id):
+            session_id = session if isinstance(session, str) else getattr(session, "id", None)
+            if session_id is None and isinstance(session, dict):
+                session_id = session.get("id")
+            if session_id:
+                try:
+                    db.remove_exec_session(session_id)
+                except NotFound:
+                    pass
+    ctr.save()
+    return ctr.config.auto_remove and ctr.state.status == S.EXITED
+
+
+def teardown(ctr: "Container") -> None:
+    """Delete everything of a container that is Removing, except its database row."""
+    rt = ctr.rt
+    try:
+        rt.oci.delete(ctr.id, force=True)
+    except PypodError:
+        pass
+    from pypod.libpod.container.lifecycle import unmount_shm
+
+    unmount_shm(ctr)
+    if ctr.config.rootfs_layer:
+        store = rt.store
+        try:
+            store.unmount(ctr.config.rootfs_layer, force=True)
+        except NoSuchLayer:
+            pass
+        try:
+            store.delete_layer(ctr.config.rootfs_layer)
+        except NoSuchLayer:
+            pass
+    for directory in (ctr.static_dir, ctr.run_dir):
+        parent = os.path.dirname(directory)  # .../overlay-containers/<id>
+        target = parent if os.path.basename(parent) == ctr.id else directory
+        shutil.rmtree(target, ignore_errors=True)
+    keep_exit_code(ctr)
+    shutil.rmtree(ctr.persist_dir, ignore_errors=True)
+
+
+def keep_exit_code(ctr: "Container") -> None:
+    """Leave ``exits/<id>-old`` for a while (an attached `run --rm` reads it after removal)."""
+    import time
+
+    exits = ctr.rt.config.exits_dir
+    exit_file = os.path.join(exits, ctr.id)
+    if os.path.exists(exit_file):
+        try:
+            os.replace(exit_file, os.path.join(exits, f"{ctr.id}-old"))
+        except OSError:
+            _unlink(exit_file)
+    try:
+        names = os.listdir(exits)
+    except OSError:
+        return
+    too_old = time.time() - EXIT_CODE_KEEP_SECONDS
+    for name in names:
+        if name.endswith("-old"):
+            path = os.path.join(exits, name)
+            try:
+                if os.stat(path).st_mtime < too_old:
+                    os.unlink(path)
+            except OSError:
+                pass

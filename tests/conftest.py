@@ -91,11 +91,14 @@ def cleanup_pypod(p: Pypod) -> None:
         except (OSError, subprocess.SubprocessError):
             pass
     _delete_runtime_leftovers(p.runroot)
-    for pid in processes_mentioning(str(p.base), names=("conmon", "catatonit")):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # conmon's exit command (`python -m pypod ... container cleanup`) may still be running and
+    # would re-create the roots after rmtree: kill conmon first, then those processes.
+    for names in (("conmon", "catatonit"), ("python", "python3", "python3.11")):
+        for pid in processes_mentioning(str(p.base), names=names):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     for point in mounts_under(str(p.base)):
         _umount_lazy(point)
     shutil.rmtree(p.base, ignore_errors=True)

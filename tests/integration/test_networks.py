@@ -101,7 +101,7 @@ def netcfg(tmp_path: Path) -> Iterator[types.SimpleNamespace]:
     )
     yield cfg
     # leftovers of a failed test: undo every recorded container, then every namespace
-    setup_dir = Path(cfg.tmpdir) / "netsetup"
+    setup_dir = Path(cfg.root) / "netsetup"
     for rec in setup_dir.glob("*.json") if setup_dir.exists() else []:
         try:
             lifecycle.leave_networks(cfg, rec.stem)

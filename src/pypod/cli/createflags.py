@@ -134,7 +134,7 @@ def add_create_flags(parser: "argparse.ArgumentParser", *, run: bool = False) ->
     add("--os", default="")
     add("--timeout", default="0")
     add("--passwd", action="store_true", default=True)
-    add("image", help="IMAGE")
+    add("image", nargs="?", default=None, help="IMAGE")
     add("command", nargs=argparse.REMAINDER, help="COMMAND [ARG...]")
 
 
@@ -645,6 +645,8 @@ def build_config(args: "argparse.Namespace", rt: Any, argv: list[str] | None = N
             cfg.pids_limit = -1
     if args.shm_size:
         cfg.shm_size = _size(args.shm_size, "shm-size")
+    else:
+        cfg.shm_size = 65536000  # podman: containers.conf "65536k" read as decimal units
     cfg.cgroup_parent = args.cgroup_parent
 
     cfg.init = args.init

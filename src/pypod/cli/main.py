@@ -176,6 +176,18 @@ class UsageError(Exception):
     """A bad flag or argument: exit 125 with podman's wording."""
 
 
+def check_args(values: list[str], *, at_least: int = 0, exactly: int | None = None,
+               at_most: int | None = None) -> None:
+    """Positional argument counts with podman's (cobra's) messages."""
+    n = len(values)
+    if exactly is not None and n != exactly:
+        raise UsageError(f"accepts {exactly} arg(s), received {n}")
+    if n < at_least:
+        raise UsageError(f"requires at least {at_least} arg(s), only received {n}")
+    if at_most is not None and n > at_most:
+        raise UsageError(f"accepts at most {at_most} arg(s), received {n}")
+
+
 class Context:
     """What a command needs besides its flags: the global options and a lazy Runtime."""
 
@@ -286,6 +298,8 @@ def run(argv: list[str]) -> int:
             if any(words[0] == group for words in COMMANDS) and len(rest) == 1:
                 _print_usage()
                 return 125
+            if any(words[0] == group for words in COMMANDS):
+                command_name = group  # podman: "Try 'podman <group> --help'"
             raise UsageError(f"unrecognized command `pypod {' '.join(rest[:2])}`")
         command_name = " ".join(key)
         module_name, prefix, help_text = COMMANDS[key]
@@ -302,7 +316,10 @@ def run(argv: list[str]) -> int:
         if msg.startswith("unrecognized arguments: -"):
             msg = "unknown flag: " + msg.split(": ", 1)[1].split()[0]
         print(f"Error: {msg}", file=sys.stderr)
-        if command_name:
+        if msg.startswith("unrecognized command"):
+            print(f"Try 'pypod {command_name or ''}{' ' if command_name else ''}--help' for more information", file=sys.stderr)
+        elif command_name and msg.startswith(("unknown flag", "unknown shorthand", "flag needs", "invalid argument", "argument ")):
+            # podman adds the hint to flag errors only
             print(f"See 'pypod {command_name} --help'", file=sys.stderr)
         return 125
     except PypodError as exc:

@@ -84,7 +84,7 @@ class EngineConfig:
     seccomp_profile: str = ""  # "" means the runtime default built into pypod
     events_logger: str = "file"
     log_level: str = "warn"
-    network_config_dir: str = "/etc/containers/networks"
+    network_config_dir: str = ""  # "" = <root>/networks (see network/store.py)
     cgroup_manager: str = "cgroupfs"
     runtime_paths: dict[str, list[str]] = field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_RUNTIME_PATHS.items()}
@@ -194,7 +194,7 @@ def _read_toml(path: str) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidArgument(f'reading configuration file "{path}": {exc}') from exc
 
 

@@ -24,6 +24,7 @@ POLL_INTERVAL = 0.1
 _EXTRA_FIELDS = {
     "exit_code": "ContainerExitCode",
     "container_exit_code": "ContainerExitCode",
+    "containerExitCode": "ContainerExitCode",  # the keyword libpod/container and exec use
     "network": "network",
     "error": "error",
     "health_status": "health_status",

@@ -120,6 +120,12 @@ def _parse_hook(path: str) -> Hook:
     annotations = when.get("annotations") or {}
     commands = when.get("commands") or []
     bind = when.get("hasBindMounts")
+    if not isinstance(annotations, dict) or not isinstance(commands, list):
+        raise InvalidArgument(f"parsing hook {path!r}: when.annotations must be an object and when.commands an array")
+    for key in ("args", "env"):
+        value = hook.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidArgument(f"parsing hook {path!r}: hook.{key} must be an array of strings")
     if always is None and not annotations and not commands and bind is None:
         raise InvalidArgument(f"parsing hook {path!r}: no when conditions set")
     for pattern in [*annotations.keys(), *annotations.values(), *commands]:

@@ -375,7 +375,10 @@ class Runtime:
     def refresh(self) -> None:
         """After a reboot: reset every container's state, remove the ones being removed."""
         from pypod.libpod.container.repair import refresh_container
+        from pypod.libpod.network.lifecycle import teardown_after_reboot
 
+        # bridges, firewall rules and port forwards of the earlier boot's containers
+        teardown_after_reboot(self.config, [c["id"] for c, _s in self.db.all_containers()])
         to_remove = []
         for config, state in self.db.all_containers():
             ctr = self._container(config, state)

@@ -28,6 +28,9 @@ def _create(args: "argparse.Namespace", ctx: "Context") -> Any:
     from pypod.cli.createflags import build_config
     from pypod.errors import AlreadyExists, InvalidArgument, NoSuchContainer
 
+    from pypod.cli.main import check_args
+
+    check_args([args.image] if args.image else [], at_least=1)
     rt = ctx.runtime
     if args.cidfile and os.path.exists(args.cidfile):
         raise InvalidArgument(
@@ -125,6 +128,8 @@ def run_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.errors import PypodError
 
     rt = ctx.runtime
+    if args.tty and args.interactive and not args.detach and not _stdin_is_tty():
+        _warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     ctr = _create(args, ctx)
     if args.detach:
         try:
@@ -154,3 +159,19 @@ def run_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     if args.rm:
         _remove_quietly(rt, ctr)
     return int(code)
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return os.isatty(0)
+    except OSError:
+        return False
+
+
+def _warn(msg: str) -> None:
+    """A warning in podman's log format on stderr."""
+    import sys
+    from datetime import datetime
+
+    stamp = datetime.now().astimezone().isoformat(timespec="seconds").replace("+00:00", "Z")
+    print(f'time="{stamp}" level=warning msg="{msg}"', file=sys.stderr)

@@ -102,7 +102,7 @@ def _podman_time(ts: float) -> str:
 
 
 def images_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("image", nargs="?", help="show images matching this reference")
+    parser.add_argument("words", nargs="*", metavar="IMAGE", help="show images matching this reference")
     parser.add_argument("-a", "--all", action="store_true", help="show all images (intermediate too)")
     parser.add_argument("--digests", action="store_true", help="show digests")
     parser.add_argument("-f", "--filter", action="append", default=[], help="filter output (key=value)")
@@ -158,8 +158,12 @@ def _image_filter(ctx: "Context", filters: list[str]) -> Any:
 
 
 def images_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import check_args
     from pypod.errors import InvalidArgument
     from pypod.libpod import imageops
+
+    check_args(args.words, at_most=1)
+    args.image = args.words[0] if args.words else None
 
     rt = ctx.runtime
     all_images = rt.images.list()
@@ -234,22 +238,49 @@ def _rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def go_time(value: Any) -> Any:
+    """An RFC 3339 time as Go prints it: no trailing zeros in the fraction ("...51.34268Z")."""
+    import re
+
+    if not isinstance(value, str):
+        return value
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", value)
+    if not m:
+        return value
+    frac = (m.group(2) or "").rstrip("0")
+    return m.group(1) + ("" if frac == "." else frac) + m.group(3)
+
+
+def go_times(doc: dict[str, Any]) -> dict[str, Any]:
+    """Image inspect data with its times in Go's format, like podman re-encodes them."""
+    if "Created" in doc:
+        doc["Created"] = go_time(doc["Created"])
+    for entry in doc.get("History") or []:
+        if isinstance(entry, dict) and "created" in entry:
+            entry["created"] = go_time(entry["created"])
+    return doc
+
+
 # --- image inspect -----------------------------------------------------------
 def image_inspect_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("images", nargs="*", metavar="IMAGE")
     parser.add_argument("-f", "--format", default="json", help="Go template or json")
 
 
 def image_inspect_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import UsageError
     from pypod.errors import PypodError
     from pypod.libpod import imageops
+
+    if not args.images:
+        raise UsageError("no names or ids specified")
 
     rt = ctx.runtime
     docs = []
     errors: list[PypodError] = []
     for ref in args.images:
         try:
-            docs.append(imageops.inspect_image(rt.images.resolve(ref), rt.store))
+            docs.append(go_times(imageops.inspect_image(rt.images.resolve(ref), rt.store)))
         except PypodError as exc:
             errors.append(type(exc)(f"inspecting object: {exc}", exit_code=exc.exit_code))
     if args.format in ("json", ""):
@@ -268,19 +299,22 @@ def image_inspect_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
 
 def _json_podman(value: Any) -> str:
-    import json
+    from pypod.cli.commands.inspect import go_json
 
-    return json.dumps(value, indent=5, ensure_ascii=False)
+    return go_json(value, 5)
 
 
 # --- tag / untag -------------------------------------------------------------
 def tag_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("image", metavar="IMAGE")
-    parser.add_argument("targets", nargs="+", metavar="TARGET_NAME")
+    parser.add_argument("words", nargs="*", metavar="IMAGE TARGET_NAME")
 
 
 def tag_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import check_args
     from pypod.libpod.storage import reference as refs
+
+    check_args(args.words, at_least=2)
+    args.image, args.targets = args.words[0], args.words[1:]
 
     images = ctx.runtime.images
     image = images.resolve(args.image)
@@ -298,11 +332,14 @@ def tag_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
 
 def untag_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("image", metavar="IMAGE")
-    parser.add_argument("names", nargs="*", metavar="NAME")
+    parser.add_argument("words", nargs="*", metavar="IMAGE NAME")
 
 
 def untag_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import check_args
+
+    check_args(args.words, at_least=1)
+    args.image, args.names = args.words[0], args.words[1:]
     images = ctx.runtime.images
     image = images.resolve(args.image)
     for name in args.names or list(image.names):
@@ -383,7 +420,7 @@ class HistoryRow:
 
 
 def history_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("image", metavar="IMAGE")
+    parser.add_argument("words", nargs="*", metavar="IMAGE")
     parser.add_argument("--format", default="", help="Go template or json")
     parser.add_argument("-H", "--human", default="true", nargs="?", const="true",
                         help="display sizes and dates in human readable format")
@@ -392,7 +429,11 @@ def history_args(parser: "argparse.ArgumentParser") -> None:
 
 
 def history_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import check_args
     from pypod.libpod import imageops
+
+    check_args(args.words, exactly=1)
+    args.image = args.words[0]
 
     rt = ctx.runtime
     image = rt.images.resolve(args.image)
@@ -426,11 +467,15 @@ def history_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
 # --- image exists ------------------------------------------------------------
 def image_exists_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("image", metavar="IMAGE")
+    parser.add_argument("words", nargs="*", metavar="IMAGE")
 
 
 def image_exists_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import check_args
     from pypod.errors import InvalidArgument, NoSuchImage
+
+    check_args(args.words, exactly=1)
+    args.image = args.words[0]
 
     try:
         ctx.runtime.images.resolve(args.image)

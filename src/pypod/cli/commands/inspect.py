@@ -46,9 +46,10 @@ def _container(rt: Any, name: str, size: bool) -> dict[str, Any]:
 
 
 def _image(rt: Any, name: str, _size: bool) -> dict[str, Any]:
+    from pypod.cli.commands.images import go_times
     from pypod.libpod.imageops import inspect_image
 
-    return inspect_image(rt.images.resolve(name), rt.store)
+    return go_times(inspect_image(rt.images.resolve(name), rt.store))
 
 
 def _volume(rt: Any, name: str, _size: bool) -> Any:
@@ -85,11 +86,20 @@ LOOKUPS: dict[str, Callable[[Any, str, bool], Any]] = {
 }  # fmt: skip
 
 
-def _print(items: list[Any], fmt: str) -> None:
+def go_json(value: Any, indent: int | None = 5) -> str:
+    """JSON as podman prints it: Go's HTML-safe escapes of <, > and &; inspect indents by 5."""
     import json
 
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+        text = text.replace(char, escaped)
+    return text
+
+
+def _print(items: list[Any], fmt: str) -> None:
     if fmt in ("", "json", "{{json .}}"):
-        print(json.dumps(items, indent=4, ensure_ascii=False))
+        print(go_json(items))
         return
     from pypod.cli import gotemplate
 
@@ -125,7 +135,7 @@ def _run(args: "argparse.Namespace", ctx: "Context", kind: str) -> int:
         names = [_latest(rt)]
         kind = "container" if kind in ("auto", "all") else kind
     if not names:
-        raise UsageError("must provide at least one name or ID" if kind == "auto" else "requires at least 1 arg(s), only received 0")
+        raise UsageError("no names or ids specified")
     found: list[Any] = []
     errors: list[str] = []
     for name in names:
@@ -152,8 +162,8 @@ def _run(args: "argparse.Namespace", ctx: "Context", kind: str) -> int:
                 errors.append(f"no such {kind} {name}")
             continue
         found.append(data)
-    if found or not errors:
-        _print(found, args.format)
+    if found or not errors or args.format in ("", "json", "{{json .}}"):
+        _print(found, args.format)  # podman prints "[]" even when nothing was found
     for err in errors[:-1]:
         print(f"Error: {err}", file=sys.stderr)
     if errors:

@@ -49,7 +49,7 @@ def _targets(ctx: "Context", args: "argparse.Namespace", states: Iterable[str] |
     return [(name, None) for name in args.names]
 
 
-def _check_names(args: "argparse.Namespace", what: str = "") -> None:
+def _check_names(args: "argparse.Namespace", what: str = "", missing: str = "you must provide at least one name or id") -> None:
     from pypod.cli.main import UsageError
 
     if getattr(args, "all", False) or getattr(args, "latest", False):
@@ -57,7 +57,7 @@ def _check_names(args: "argparse.Namespace", what: str = "") -> None:
             raise UsageError("--all, --latest and containers cannot be used together" if not what else what)
         return
     if not args.names:
-        raise UsageError("you must provide at least one container name or ID")
+        raise UsageError(missing)  # podman's wording differs per command
 
 
 def _each(
@@ -129,7 +129,7 @@ def start_args(parser: "argparse.ArgumentParser") -> None:
 def start_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.cli.main import UsageError
 
-    _check_names(args)
+    _check_names(args, missing="start requires at least one argument")
     if args.attach:
         if len(args.names) != 1 or args.all:
             raise UsageError("you cannot start and attach multiple containers at once")
@@ -176,7 +176,8 @@ def stop_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     args.names = list(args.names) + _read_cidfiles(args.cidfile)
     _check_names(args)
     timeout = _timeout(args.time)
-    return _each(ctx, _targets(ctx, args, ACTIVE), lambda c: c.stop(timeout=timeout), ignore_missing=args.ignore)
+    # podman: `stop --all` goes over every container, stopped ones included
+    return _each(ctx, _targets(ctx, args, None), lambda c: c.stop(timeout=timeout), ignore_missing=args.ignore)
 
 
 def kill_args(parser: "argparse.ArgumentParser") -> None:
@@ -324,7 +325,7 @@ WAIT_CONDITIONS = ("configured", "created", "exited", "healthy", "initialized", 
 def wait_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.errors import InvalidArgument, NoSuchContainer, PypodError
 
-    _check_names(args)
+    _check_names(args, missing='"pypod wait" requires a name, id, or the "--latest" flag')
     conditions = [c for item in args.condition for c in item.split(",") if c] or ["stopped", "exited"]
     for cond in conditions:
         if cond not in WAIT_CONDITIONS:
@@ -351,28 +352,42 @@ def wait_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
 
 def rename_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("container")
-    parser.add_argument("new_name")
+    parser.add_argument("words", nargs="*", metavar="CONTAINER NEW_NAME")
 
 
 def rename_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import check_args
+    from pypod.errors import AlreadyExists
+
+    check_args(args.words, exactly=2)
+    args.container, args.new_name = args.words
     rt = ctx.runtime
     ctr = rt.get_container(args.container)
-    if hasattr(ctr, "rename"):
-        ctr.rename(args.new_name)
-    else:
-        rt.rename_container(ctr, args.new_name)
+    try:
+        if hasattr(ctr, "rename"):
+            ctr.rename(args.new_name)
+        else:
+            rt.rename_container(ctr, args.new_name)
+    except AlreadyExists as exc:
+        # podman's wording for a rename onto a taken name
+        raise AlreadyExists(
+            f"renaming container {ctr.id}: name {args.new_name} already in use, "
+            f"cannot rename container {ctr.id}: container already exists"
+        ) from exc
     return 0
 
 
 def exists_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("container")
+    parser.add_argument("containers", nargs="*", metavar="CONTAINER")
     parser.add_argument("--external", action="store_true")
 
 
 def exists_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.cli.main import check_args
     from pypod.errors import NoSuchContainer
 
+    check_args(args.containers, exactly=1)
+    args.container = args.containers[0]
     try:
         ctx.runtime.get_container(args.container)
     except NoSuchContainer:

@@ -161,7 +161,7 @@ def logs_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         ctrs = sorted(rt.list_containers(), key=lambda c: c.config.created)[-1:]
     else:
         if not args.containers:
-            raise UsageError("requires at least 1 arg(s), only received 0")
+            raise UsageError("specify at least one container name or ID to log")
         ctrs = [rt.get_container(name) for name in args.containers]
     printer = Printer(args, args.names)
     readers = [(ctr, LogReader(_log_path(ctr))) for ctr in ctrs]

@@ -151,7 +151,10 @@ class PsRow:
         self.State = _display_state(st.status)
         if self.State == "stopped":
             self.State = "exited"
-        self.Ports = format_ports(cfg.ports)
+        from pypod.libpod.network.ports import published_ports
+
+        self._ports = published_ports(cfg, st)
+        self.Ports = format_ports(self._ports)
         self.Names = ctr.name
         self.Labels = dict(cfg.labels)
         self.Mounts = [m["destination"] for m in cfg.binds + cfg.volumes]
@@ -166,7 +169,7 @@ class PsRow:
         self.AutoRemove = cfg.auto_remove
         self.IsInfra = cfg.is_infra
         self.SizeInfo = size
-        self.Size = "" if size is None else f"{humanize.size(size[0])} (virtual {humanize.size(size[1])})"
+        self.Size = "" if size is None else f"{_compact(size[0])} (virtual {_compact(size[1])})"
 
     def Label(self, key: str) -> str:  # noqa: N802 - Go template method name
         return self.Labels.get(key, "")
@@ -193,7 +196,7 @@ class PsRow:
             "Pid": self.Pid,
             "Pod": self.Pod,
             "PodName": self.PodName,
-            "Ports": _json_ports(self._ctr.config.ports),
+            "Ports": _json_ports(self._ports),
             "Size": size,
             "StartedAt": self.StartedAt,
             "State": self.State,
@@ -325,6 +328,7 @@ def _filter_test(rt: Any, key: str, values: list[str], images: ImageIndex, prune
 
 
 def ps_args(parser: "argparse.ArgumentParser") -> None:
+    parser.add_argument("extra", nargs="*", help=argparse_suppress())
     parser.add_argument("-a", "--all", action="store_true")
     parser.add_argument("-q", "--quiet", action="store_true")
     parser.add_argument("-s", "--size", action="store_true")
@@ -366,8 +370,11 @@ def _size_of(rt: Any, ctr: Any) -> tuple[int, int] | None:
 def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     import json
 
+    from pypod.cli.main import UsageError
     from pypod.errors import InvalidArgument
 
+    if args.extra:
+        raise UsageError("`pypod ps` takes no arguments")
     if args.sort not in SORT_KEYS:
         raise InvalidArgument(f"invalid option for --sort, options are: {list(SORT_KEYS)}")
     rt = ctx.runtime
@@ -393,7 +400,9 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         return 0
     fmt = args.format
     if fmt == "json":
-        print(json.dumps([r.to_json() for r in rows], indent=2))
+        from pypod.cli.commands.inspect import go_json
+
+        print(go_json([r.to_json() for r in rows], 2))
         return 0
     from pypod.cli import gotemplate
 
@@ -407,3 +416,16 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     if out:
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0
+
+
+def _compact(n: int) -> str:
+    """podman's `ps --size` units: "12B", "1.98MB" (no space)."""
+    from pypod.cli import humanize
+
+    return humanize.size(n).replace(" ", "")
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS

@@ -170,10 +170,14 @@ class Container:
         with self.lock():
             lifecycle.sync(self)
             st = self.state
-            if st.status == S.STOPPED:
-                lifecycle.cleanup(self)
-                return
-            if st.status in (S.CONFIGURED, S.EXITED):
+            if st.status in (S.STOPPED, S.CONFIGURED, S.EXITED):
+                # Between an exit and its restart (policy "always"), a pending cleanup process
+                # would start it again: the user's stop must still count.
+                if not st.stopped_by_user:
+                    st.stopped_by_user = True
+                    self.save()
+                if st.status == S.STOPPED:
+                    lifecycle.cleanup(self)
                 return
             if st.status in (S.UNKNOWN, S.REMOVING):
                 raise InvalidState(f"cannot stop container {self.id}: it is {st.status}: container state improper")

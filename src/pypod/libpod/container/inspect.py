@@ -26,6 +26,10 @@ ALL_CAPS = sorted(
 )
 
 
+# podman compares a container's capabilities with this fixed set to report CapAdd/CapDrop
+REFERENCE_CAPS = sorted(DEFAULT_CAPS + ["CAP_AUDIT_WRITE", "CAP_MKNOD", "CAP_NET_RAW"])
+
+
 def _cap(name: str) -> str:
     name = name.upper()
     return name if name.startswith("CAP_") else "CAP_" + name
@@ -34,7 +38,7 @@ def _cap(name: str) -> str:
 def _capabilities(cfg: Any, defaults: list[str]) -> list[str]:
     if cfg.privileged:
         return list(ALL_CAPS)
-    caps = set(defaults or DEFAULT_CAPS)
+    caps = {_cap(c) for c in (defaults or DEFAULT_CAPS)}
     adds = [_cap(c) for c in cfg.cap_add]
     drops = [_cap(c) for c in cfg.cap_drop]
     if "CAP_ALL" in adds:
@@ -98,9 +102,11 @@ def _mounts(rt: Any, cfg: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _port_bindings(cfg: Any) -> dict[str, Any]:
+def _port_bindings(cfg: Any, st: Any = None) -> dict[str, Any]:
+    from pypod.libpod.network.ports import published_ports
+
     out: dict[str, Any] = {}
-    for p in cfg.ports:
+    for p in published_ports(cfg, st) if st is not None else cfg.ports:
         count = int(p.get("range") or 1)
         for i in range(count):
             key = f"{int(p['container_port']) + i}/{p.get('protocol', 'tcp')}"
@@ -111,24 +117,37 @@ def _port_bindings(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def _network_names(cfg: Any) -> list[str]:
+    mode = cfg.network_mode or ""
+    if mode in ("none", "host", "slirp4netns", "pasta") or mode.startswith(("container:", "ns:")):
+        return []
+    from pypod.libpod.network.lifecycle import container_networks
+
+    return container_networks(cfg)
+
+
 def _network_settings(cfg: Any, st: Any) -> dict[str, Any]:
     net = dict(st.network_status or {})
     first = next(iter(net.values()), {}) if net else {}
     settings: dict[str, Any] = {
-        "EndpointID": "", "Gateway": first.get("gateway", ""), "IPAddress": first.get("ip", ""),
+        "EndpointID": "", "Gateway": first.get("gateway", ""), "IPAddress": first.get("ip_address", ""),
         "IPPrefixLen": first.get("prefix_len", 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "MacAddress": first.get("mac", ""), "Bridge": "", "SandboxID": "",
+        "GlobalIPv6PrefixLen": 0, "MacAddress": first.get("mac_address", ""), "Bridge": "", "SandboxID": "",
         "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-        "Ports": _port_bindings(cfg), "SandboxKey": st.net_ns or "",
+        "Ports": _port_bindings(cfg, st), "SandboxKey": st.net_ns or "",
     }  # fmt: skip
-    if cfg.networks:
+    names = _network_names(cfg)
+    if names:
         settings["Networks"] = {
             name: {"EndpointID": "", "Gateway": net.get(name, {}).get("gateway", ""),
-                   "IPAddress": net.get(name, {}).get("ip", ""), "IPPrefixLen": net.get(name, {}).get("prefix_len", 0),
+                   "IPAddress": net.get(name, {}).get("ip_address", ""),
+                   "IPPrefixLen": net.get(name, {}).get("prefix_len", 0),
                    "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                   "MacAddress": net.get(name, {}).get("mac", ""), "NetworkID": name, "DriverOpts": None,
-                   "IPAMConfig": None, "Links": None, "Aliases": cfg.network_aliases.get(name, [])}
-            for name in cfg.networks
+                   "MacAddress": net.get(name, {}).get("mac_address", ""),
+                   "NetworkID": net.get(name, {}).get("network_id", name), "DriverOpts": None,
+                   "IPAMConfig": None, "Links": None,
+                   "Aliases": list(net.get(name, {}).get("aliases") or cfg.network_aliases.get(name, []))}
+            for name in names
         }  # fmt: skip
     return settings
 
@@ -161,8 +180,11 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
     env = dict(p.partition("=")[::2] for p in (icfg.get("Env") or []))
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env.setdefault("TERM", "xterm")
-    env["container"] = "pypod"
+    env["container"] = "podman"  # what the process really gets (spec.py), like podman
     env.update(cfg.env)
+    user = (cfg.user or icfg.get("User") or "").partition(":")[0]
+    if user in ("", "root", "0"):
+        env.setdefault("HOME", "/root")  # podman lists HOME when the user has a passwd entry
     env.setdefault("HOSTNAME", cfg.hostname or ctr.id[:12])
     status = st.status
     from pypod.libpod.container.model import ContainerStatus
@@ -175,14 +197,13 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
     bundle = _path(ctr, "bundle_path", static_dir)
     defaults = list(getattr(engine, "default_capabilities", []) or [])
     caps = _capabilities(cfg, defaults)
-    layer_dir = ""
+    driver = getattr(engine, "storage_driver", "overlay") or "overlay"
     store = None
     try:
         store = rt.store
-        layer_dir = os.path.join(store.root if hasattr(store, "root") else "", "overlay", cfg.rootfs_layer)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - inspect works without storage
         pass
-    driver = getattr(engine, "storage_driver", "overlay") or "overlay"
+    graph_data = _graph_data(store, img, cfg, st, driver, status)
     restart = cfg.restart_policy if cfg.restart_policy != "no" else "no"
     data: dict[str, Any] = {
         "Id": ctr.id,
@@ -205,6 +226,7 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
             "FinishedAt": st.finished_at or ZERO_TIME,
             "Health": {"Status": st.health_status, "FailingStreak": st.health_failing_streak,
                        "Log": list(st.health_log) or None},  # fmt: skip
+            "CgroupPath": f"{cfg.cgroup_parent or '/libpod_parent'}/libpod-{ctr.id}",
             "CheckpointedAt": ZERO_TIME,
             "RestoredAt": ZERO_TIME,
         },
@@ -230,22 +252,13 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
         "EffectiveCaps": caps,
         "BoundingCaps": caps,
         "ExecIDs": list(st.exec_ids),
-        "GraphDriver": {
-            "Name": driver,
-            "Data": {
-                "LowerDir": "",
-                "MergedDir": st.mountpoint or (os.path.join(layer_dir, "merged") if layer_dir else ""),
-                "UpperDir": os.path.join(layer_dir, "diff") if layer_dir else "",
-                "WorkDir": os.path.join(layer_dir, "work") if layer_dir else "",
-            },
-        },
+        "GraphDriver": {"Name": driver, "Data": graph_data},
         "Mounts": _mounts(rt, cfg),
         "Dependencies": list(cfg.requires),
         "NetworkSettings": _network_settings(cfg, st),
         "Namespace": "",
         "IsInfra": cfg.is_infra,
         "IsService": False,
-        "KubeExitCodePropagation": "invalid",
         "Config": {
             "Hostname": cfg.hostname or ctr.id[:12],
             "Domainname": "",
@@ -263,8 +276,8 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
             "WorkingDir": cfg.workdir or icfg.get("WorkingDir") or "/",
             "Entrypoint": " ".join(entry),
             "OnBuild": None,
-            "Labels": dict(cfg.labels) or None,
-            "Annotations": dict(cfg.annotations),
+            "Labels": dict(sorted(cfg.labels.items())) or None,
+            "Annotations": _annotations(cfg),
             "StopSignal": cfg.stop_signal,
             "HealthcheckOnFailureAction": cfg.healthcheck.on_failure if cfg.healthcheck else "none",
             "CreateCommand": list(cfg.create_command) or None,
@@ -272,6 +285,7 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
             "Timeout": 0,
             "StopTimeout": cfg.stop_timeout,
             "Passwd": True,
+            "sdNotifyMode": "container",
         },
         "HostConfig": {
             "Binds": [f"{b['source']}:{b['destination']}:{','.join(b.get('options') or ['rw', 'rprivate', 'rbind'])}" for b in cfg.binds]
@@ -287,8 +301,8 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
             "AutoRemove": cfg.auto_remove,
             "VolumeDriver": "",
             "VolumesFrom": None,
-            "CapAdd": sorted({_cap(c) for c in cfg.cap_add}),
-            "CapDrop": sorted({_cap(c) for c in cfg.cap_drop}),
+            "CapAdd": sorted(set(caps) - set(REFERENCE_CAPS)),
+            "CapDrop": sorted(set(REFERENCE_CAPS) - set(caps)),
             "Dns": list(cfg.dns_servers),
             "DnsOptions": list(cfg.dns_options),
             "DnsSearch": list(cfg.dns_search),
@@ -344,6 +358,11 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
             "CgroupConf": None,
         },
     }
+    state = data["State"]
+    if status not in ("running", "paused"):
+        del state["CgroupPath"]  # podman shows it only while the container has a cgroup
+    if not state["ConmonPid"]:
+        del state["ConmonPid"]  # omitted when empty, like podman
     health = _health(cfg)
     if health is not None:
         data["Config"]["Healthcheck"] = health
@@ -360,6 +379,39 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
                 ordered["SizeRw"] = rw
                 ordered["SizeRootFs"] = rw + int(getattr(img, "size", 0) or 0)
         data = ordered
+    return data
+
+
+def _annotations(cfg: Any) -> dict[str, str]:
+    """The container's annotations plus the ones podman always adds."""
+    flag = {True: "TRUE", False: "FALSE"}
+    out = {
+        "io.container.manager": "libpod",
+        "io.kubernetes.cri-o.Created": cfg.created,
+        "io.kubernetes.cri-o.TTY": "true" if cfg.tty else "false",
+        "io.podman.annotations.autoremove": flag[bool(cfg.auto_remove)],
+        "io.podman.annotations.init": flag[bool(cfg.init)],
+        "io.podman.annotations.privileged": flag[bool(cfg.privileged)],
+        "io.podman.annotations.publish-all": flag[cfg.labels.get("io.pypod.publish-all") == "true"],
+        "org.opencontainers.image.stopSignal": str(int(cfg.stop_signal or 15)),
+    }
+    out.update(cfg.annotations)
+    return dict(sorted(out.items()))
+
+
+def _graph_data(store: Any, img: Any, cfg: Any, st: Any, driver: str, status: str) -> dict[str, str]:
+    """GraphDriver.Data: absolute overlay dirs; MergedDir only while mounted (podman)."""
+    if store is None or not cfg.rootfs_layer or driver != "overlay":
+        return {}
+    base = getattr(store, "driver_dir", "")
+    upper = os.path.join(base, cfg.rootfs_layer)
+    lower = [os.path.join(base, layer, "diff") for layer in reversed(list(getattr(img, "layers", None) or []))]
+    data = {"LowerDir": ":".join(lower)}
+    if st.mountpoint or status in ("running", "paused"):
+        data["MergedDir"] = st.mountpoint or os.path.join(upper, "merged")
+    data.update({"UpperDir": os.path.join(upper, "diff"), "WorkDir": os.path.join(upper, "work")})
+    if not data["LowerDir"]:
+        del data["LowerDir"]
     return data
 
 

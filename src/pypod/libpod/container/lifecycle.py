@@ -202,11 +202,15 @@ def cleanup_storage(ctr: "Container") -> None:
 
 
 # --- init ----------------------------------------------------------------------------------
-def write_etc_files(ctr: "Container") -> dict[str, str]:
-    """hosts, resolv.conf, hostname and .containerenv in the run dir; returns their paths."""
+def write_etc_files(ctr: "Container", net: dict[str, Any] | None = None) -> dict[str, str]:
+    """hosts, resolv.conf, hostname and .containerenv in the run dir; returns their paths.
+
+    ``net`` is `network.lifecycle.etc_files_info` of a bridge container (own IPs, gateway, DNS).
+    """
     from pypod.libpod import etcfiles
 
     cfg = ctr.config
+    net = net or {}
     run_dir = ctr.run_dir
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     hostname = cfg.hostname or cfg.id[:12]
@@ -218,11 +222,13 @@ def write_etc_files(ctr: "Container") -> dict[str, str]:
     }
     base_hosts = "/etc/hosts" if cfg.network_mode == "host" else ""
     etcfiles.write_hosts(
-        files["hosts"], hostname=hostname, name=cfg.name, add_hosts=cfg.add_hosts, base_file=base_hosts
-    )
+        files["hosts"], hostname=hostname, name=cfg.name, add_hosts=cfg.add_hosts, base_file=base_hosts,
+        ips=net.get("ips") or (), host_gateway=net.get("gateway") or "",
+    )  # fmt: skip
     etcfiles.write_resolv_conf(
-        files["resolv.conf"], servers=cfg.dns_servers, search=cfg.dns_search, options=cfg.dns_options
-    )
+        files["resolv.conf"], servers=cfg.dns_servers, search=cfg.dns_search or net.get("dns_search") or (),
+        options=cfg.dns_options, network_servers=net.get("dns_servers") or (),
+    )  # fmt: skip
     etcfiles.write_hostname(files["hostname"], hostname)
     etcfiles.write_containerenv(
         files[".containerenv"],
@@ -290,7 +296,8 @@ def init(ctr: "Container", retain_retries: bool = False) -> None:
     try:
         rootfs = mount_storage(ctr)
         copy_up_volumes(ctr, rootfs)
-        files = write_etc_files(ctr)
+        net = setup_network(ctr)
+        files = write_etc_files(ctr, net)
         spec = generate_spec(ctr, rootfs, files)
         hooks = load_hooks(ctr)
         if hooks:
@@ -305,8 +312,15 @@ def init(ctr: "Container", retain_retries: bool = False) -> None:
         from pypod.libpod.container.repair import remove_conmon_files
 
         remove_conmon_files(ctr)
+        if os.path.isdir(os.path.join(ctr.rt.oci.state_root, ctr.id)):
+            # left by a pypod killed between `runtime create` and saving "created"
+            ctr.rt.oci.delete(ctr.id, force=True)
         result = start_conmon(ctr)
     except BaseException:
+        try:
+            cleanup_network(ctr)
+        except (PypodError, OSError):
+            pass
         try:
             cleanup_storage(ctr)
         except PypodError:
@@ -370,17 +384,89 @@ def copy_up_volumes(ctr: "Container", rootfs: str) -> None:
             return
 
 
+# --- network -----------------------------------------------------------------------------
+def _bridge_config(ctr: "Container") -> bool:
+    """Whether the container has bridge networking of its own (cheap: no import for none/host)."""
+    mode = ctr.config.network_mode or ""
+    if mode in ("none", "host") or mode.startswith(("container:", "ns:")):
+        return False
+    from pypod.libpod.network.lifecycle import container_networks
+
+    return bool(container_networks(ctr.config))
+
+
+def published_ports_config(ctr: "Container") -> Any:
+    """The config netavark sees: with ``-P``, every exposed port (--expose, image EXPOSE) on a random host port."""
+    cfg = ctr.config
+    if cfg.labels.get("io.pypod.publish-all") != "true":
+        return cfg
+    import dataclasses
+
+    inner = image_config(ctr)
+    inner = inner.get("config", inner) if isinstance(inner, dict) else {}
+    exposed = list(cfg.expose) + list((inner or {}).get("ExposedPorts") or {})
+    ports = list(cfg.ports)
+    taken = {(int(p["container_port"]), p.get("protocol") or "tcp") for p in ports}
+    for item in dict.fromkeys(exposed):
+        port, _, proto = str(item).partition("/")
+        first, _, last = port.partition("-")
+        for number in range(int(first), int(last or first) + 1):
+            if (number, proto or "tcp") not in taken:
+                ports.append({"host_ip": "", "host_port": 0, "container_port": number, "protocol": proto or "tcp", "range": 1})
+                taken.add((number, proto or "tcp"))
+    return dataclasses.replace(cfg, ports=ports)
+
+
+def setup_network(ctr: "Container") -> dict[str, Any] | None:
+    """Bridge containers: netns + netavark; state saved; returns the etc-files info (None otherwise)."""
+    if not _bridge_config(ctr):
+        return None
+    import types
+
+    from pypod.libpod.network.lifecycle import etc_files_info, setup_container_network
+
+    view = types.SimpleNamespace(config=published_ports_config(ctr), state=ctr.state, id=ctr.id)
+    path, status = setup_container_network(ctr.rt, view)
+    ctr.state.net_ns = path
+    ctr.state.network_status = status
+    ctr.save()
+    return etc_files_info(status)
+
+
+def cleanup_network(ctr: "Container", *, force: bool = False) -> None:
+    """Leave the networks, free the addresses, remove the netns; idempotent.
+
+    Without ``force`` only a container whose state shows a network set up is torn down;
+    with it (removal) any record a crash left behind is undone too.
+    """
+    st = ctr.state
+    if not (st.net_ns or st.network_status):
+        if not force or not _bridge_config(ctr):
+            return
+    from pypod.libpod.network.lifecycle import teardown_container_network
+
+    try:
+        teardown_container_network(ctr.rt, ctr)
+    finally:
+        if st.net_ns or st.network_status:
+            st.net_ns = ""
+            st.network_status = {}
+            ctr.save()
+
+
 # --- start / cleanup ---------------------------------------------------------------------
 def start(ctr: "Container") -> None:
     """Created → Running."""
     try:
         ctr.rt.oci.start(ctr.id)
-    except PypodError:
-        try:
-            cleanup(ctr)
-        except PypodError:
-            pass
-        raise
+    except PypodError as exc:
+        # a pypod killed after `runtime start` but before saving "running": it is running
+        if "already running" not in str(exc):
+            try:
+                cleanup(ctr)
+            except PypodError:
+                pass
+            raise
     ctr.state.status = S.RUNNING
     ctr.state.started_at = now_rfc3339()
     ctr.save()
@@ -469,6 +555,11 @@ def cleanup(ctr: "Container") -> None:
         new_status = cleanup_runtime(ctr, save=False)
     except PypodError as exc:
         errors.append(str(exc))
+    if new_status not in (S.STOPPED, S.CREATED):  # the process is gone: its network can go
+        try:
+            cleanup_network(ctr)
+        except PypodError as exc:
+            errors.append(str(exc))
     try:
         cleanup_storage(ctr)
     except PypodError as exc:

@@ -96,8 +96,12 @@ def teardown(ctr: "Container") -> None:
         rt.oci.delete(ctr.id, force=True)
     except PypodError:
         pass
-    from pypod.libpod.container.lifecycle import unmount_shm
+    from pypod.libpod.container.lifecycle import cleanup_network, unmount_shm
 
+    try:
+        cleanup_network(ctr, force=True)
+    except (PypodError, OSError):
+        pass
     unmount_shm(ctr)
     if ctr.config.rootfs_layer:
         store = rt.store

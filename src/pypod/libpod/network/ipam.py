@@ -1,7 +1,8 @@
 """IP address leases per network, safe across processes (one flock-guarded JSON file per network).
 
 File ``<tmpdir>/networks/<network>.json``: ``{"leases": {ctr_id: ip}, "last": ip}``; allocation
-continues after the last address handed out, so a freed address is not reused at once.
+continues after the last address handed out, so a freed address is not reused at once; in a
+large pool (the shared default network) each tmpdir starts at its own place.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import fcntl
 import ipaddress
 import json
 import os
+import zlib
 from typing import Any, Iterable, Iterator
 
 from pypod.errors import InvalidArgument, NetworkError
+
+SPREAD_MIN_POOL = 4096
 
 
 def _pool(network: dict[str, Any]) -> tuple[ipaddress.IPv4Network, int, int, set[int]]:
@@ -100,6 +104,10 @@ class IPAM:
                 previous = int(ipaddress.ip_address(data["last"]))
                 if first <= previous < last:
                     start = previous + 1
+            elif size >= SPREAD_MIN_POOL:
+                # a large pool is usually the default network, whose bridge every pypod root on
+                # the host shares while each keeps its own leases: start each root elsewhere
+                start = first + zlib.crc32(self.dir.encode()) % size
             for step in range(max(size, 0)):
                 candidate = first + (start - first + step) % size
                 if candidate not in taken:

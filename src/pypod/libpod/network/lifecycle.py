@@ -1,7 +1,9 @@
 """What the container life cycle calls: set up / tear down a container's bridge networking.
 
-Each container's netavark calls are recorded in ``<tmpdir>/netsetup/<ctr_id>.json`` *before*
-netavark runs, so a teardown after a crash knows what to undo.  Every step is idempotent.
+Each container's netavark calls are recorded in ``<root>/netsetup/<ctr_id>.json`` *before*
+netavark runs, so a teardown after a crash knows what to undo.  The records live under the
+graph root, not the tmpfs tmpdir, so the refresh after a reboot (or a simulated one that keeps
+bridges and firewall rules) can still undo them.  Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -59,8 +61,12 @@ def normalize_ports(ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- records ------------------------------------------------------------------
+def records_dir(config: Any) -> str:
+    return os.path.join(config.root, "netsetup")
+
+
 def _record_path(config: Any, ctr_id: str) -> str:
-    return os.path.join(config.tmpdir, "netsetup", f"{ctr_id}.json")
+    return os.path.join(records_dir(config), f"{ctr_id}.json")
 
 
 def read_record(config: Any, ctr_id: str) -> dict[str, Any]:
@@ -306,3 +312,45 @@ def etc_files_info(status: dict[str, Any]) -> dict[str, Any]:
     servers = list(dict.fromkeys(ip for s in status.values() for ip in s.get("dns_server_ips") or []))
     search = list(dict.fromkeys(d for s in status.values() for d in s.get("dns_search_domains") or []))
     return {"ips": ips, "gateway": gateway, "dns_servers": servers, "dns_search": search}
+
+
+# --- after a reboot --------------------------------------------------------------------
+def _stop_stale_aardvark(config: Any) -> None:
+    """Kill aardvark-dns processes of this tmpdir's netavark config left by an earlier boot.
+
+    After a real reboot there are none; after a simulated one (tmpdir wiped, processes kept)
+    they would hold port 53 on the bridge gateways with a config directory that is gone.
+    """
+    import signal
+
+    marker = os.path.join(config.tmpdir, "netavark").encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"aardvark-dns" and any(a.startswith(marker) for a in argv):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGKILL)
+
+
+def teardown_after_reboot(config: Any, live_ids: list[str]) -> None:
+    """Refresh: undo every recorded setup of the earlier boot, free leases of vanished containers.
+
+    The namespaces are gone with the old boot; bridges, firewall rules and port forwards may
+    not be (simulated reboots), so each record is torn down through a scratch namespace.
+    """
+    try:
+        records = [e[: -len(".json")] for e in os.listdir(records_dir(config)) if e.endswith(".json")]
+    except FileNotFoundError:
+        records = []
+    if records:
+        _stop_stale_aardvark(config)
+    for ctr_id in records:
+        with contextlib.suppress(PypodError, OSError):
+            leave_networks(config, ctr_id, None, "")
+        _drop_record(config, ctr_id)
+    IPAM(config.tmpdir).reconcile(live_ids)

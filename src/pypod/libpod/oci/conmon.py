@@ -99,6 +99,13 @@ def _conmon_level(level: str) -> str:
 
 def start_conmon(req: ConmonRequest) -> ConmonResult:
     """Run conmon, which creates the container; return the container's and conmon's PIDs."""
+    import shutil
+
+    # a missing binary would otherwise surface as a silent sync-pipe failure
+    if not shutil.which(req.conmon_path):
+        raise OCIRuntimeError(f'could not find a working conmon binary (configured "{req.conmon_path}"): invalid argument')
+    if not shutil.which(req.runtime_path):
+        raise OCIRuntimeError(f'OCI runtime "{req.runtime_path}" not found: invalid argument')
     for d in (req.exit_dir, req.persist_dir):
         os.makedirs(d, exist_ok=True)
     if req.oci_log:

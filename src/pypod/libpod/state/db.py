@@ -93,7 +93,10 @@ def _dump(obj: Any) -> str:
 
 
 def _load(text: str) -> dict[str, Any]:
-    return json.loads(text)
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # a damaged row must not escape as a traceback
+        raise DatabaseError(f"corrupt record in the state database: {exc}") from None
 
 
 def _like_prefix(prefix: str) -> str:
@@ -112,6 +115,14 @@ class Database:
         self._depth = 0
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, mode=0o700, exist_ok=True)
+        try:
+            # created 0600 first: SQLite gives its -wal/-shm files the same mode (not world-readable)
+            # (exec+health engineer: only when missing — closing any fd of the file drops this process's
+            # POSIX locks of a connection already open, and another process then deletes the live WAL)
+            if not os.path.exists(path):
+                os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600))
+        except OSError as exc:
+            raise DatabaseError(f'opening database "{path}": {exc}') from exc
         try:
             self._conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False

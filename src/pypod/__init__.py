@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.2.0"
 
+TYPE_CHECKING = False  # not `typing`: `pypod --version` imports nothing it does not need
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from pypod.libpod.runtime import Runtime
 
 

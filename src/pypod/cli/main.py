@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
-
+TYPE_CHECKING = False  # not `typing` at start-up (`pypod --version` stays near bare interpreter start)
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
+    from typing import Any, NoReturn
 
     from pypod.libpod.runtime import Runtime
 

@@ -184,6 +184,8 @@ def remove_images(rt: "Runtime", names: list[str], *, force: bool = False, all: 
             done.add(image.id)
         except PypodError as exc:
             report.errors.append(exc)
+    if all:  # also reclaim staging dirs of a load/commit killed mid-way (no image to delete)
+        rt.store.gc()
     return report
 
 

@@ -113,6 +113,7 @@ class Runtime:
             from pypod.libpod.storage.store import Store
 
             cfg = self.config
+            _ = self.db  # refuses a root created with other paths or another storage driver
             self._store = Store(cfg.storage_root, cfg.runroot, cfg.storage_driver)
         return self._store
 

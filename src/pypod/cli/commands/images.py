@@ -551,8 +551,9 @@ def save_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
 
 def import_args(parser: "argparse.ArgumentParser") -> None:
-    parser.add_argument("source", metavar="PATH", help="tarball path or - for stdin")
-    parser.add_argument("reference", nargs="?", default=None, metavar="REFERENCE")
+    # flags may come between PATH and REFERENCE (as with cobra): parse intermixed
+    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
+    parser.add_argument("words", nargs="*", metavar="PATH [REFERENCE]", help="tarball path or - for stdin")
     parser.add_argument("-c", "--change", action="append", default=[], help="apply a Dockerfile instruction")
     parser.add_argument("-m", "--message", default="", help="commit message for the imported image")
     parser.add_argument("-q", "--quiet", action="store_true", help="display only the image ID")
@@ -564,9 +565,13 @@ def import_args(parser: "argparse.ArgumentParser") -> None:
 def import_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     import os
 
+    from pypod.cli.main import UsageError
     from pypod.errors import InvalidArgument
     from pypod.libpod.storage import transports
 
+    if not 1 <= len(args.words) <= 2:
+        raise UsageError(f"accepts between 1 and 2 arg(s), received {len(args.words)}")
+    args.source, args.reference = args.words[0], (args.words[1:] or [None])[0]
     if args.source.startswith(("http://", "https://")):
         raise InvalidArgument("importing from a URL is not supported (no registry or network access)")
     source: Any

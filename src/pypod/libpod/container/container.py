@@ -35,10 +35,10 @@ POLL_MAX = 0.1
 KILL_WAIT = 30.0  # seconds to wait for the exit file after SIGKILL
 
 
-def _poll_until(predicate, timeout: float | None) -> bool:  # type: ignore[no-untyped-def]
+def _poll_until(predicate, timeout: float | None, first: float = POLL_FIRST) -> bool:  # type: ignore[no-untyped-def]
     """Call ``predicate`` with a growing interval until true (True) or the deadline (False)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    delay = POLL_FIRST
+    delay = first
     while True:
         if predicate():
             return True
@@ -50,6 +50,39 @@ def _poll_until(predicate, timeout: float | None) -> bool:  # type: ignore[no-un
         else:
             time.sleep(delay)
         delay = min(delay * 2, POLL_MAX)
+
+
+def _wait_pid_or_poll(pid: int, predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    """`_poll_until`, but asleep on a pidfd of ``pid`` while it lives (woken by its exit).
+
+    The exit file follows the process's death by a few milliseconds (conmon reaps, then
+    writes it), so after the wake-up the polling starts again at a millisecond.  Without a
+    pidfd (old kernel, process already gone) this is plain polling.
+    """
+    import select
+
+    try:
+        pidfd = os.pidfd_open(pid) if pid > 0 else -1
+    except (OSError, AttributeError):
+        pidfd = -1
+    if pidfd < 0:
+        return _poll_until(predicate, timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if predicate():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            # bounded sleeps: the predicate also notices conmon dying or another process moving on
+            ready, _, _ = select.select([pidfd], [], [], min(POLL_MAX, left))
+            if ready:
+                break
+    finally:
+        os.close(pidfd)
+    left = deadline - time.monotonic()
+    return _poll_until(predicate, max(left, 0.0), first=0.001)
 
 
 class Container:
@@ -236,7 +269,7 @@ class Container:
                 return True
             return not lifecycle.process_alive(int(state.get("conmon_pid") or 0), "conmon")
 
-        return _poll_until(done, timeout)
+        return _wait_pid_or_poll(self.state.pid, done, timeout)
 
     def kill(self, signal: int = 9) -> None:
         """Send ``signal`` to the container's init process."""

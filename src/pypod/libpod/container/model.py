@@ -120,7 +120,7 @@ class ContainerConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ContainerConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = cls.__dataclass_fields__  # the field names (no ClassVar here); `fields()` is slow in ps loops
         values = {k: v for k, v in data.items() if k in known}
         hc = values.get("healthcheck")
         if isinstance(hc, dict):
@@ -161,5 +161,5 @@ class ContainerState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ContainerState":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = cls.__dataclass_fields__  # the field names (no ClassVar here); `fields()` is slow in ps loops
         return cls(**{k: v for k, v in data.items() if k in known})

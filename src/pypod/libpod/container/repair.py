@@ -92,10 +92,13 @@ def refresh_container(ctr: "Container") -> bool:
 def teardown(ctr: "Container") -> None:
     """Delete everything of a container that is Removing, except its database row."""
     rt = ctr.rt
-    try:
-        rt.oci.delete(ctr.id, force=True)
-    except PypodError:
-        pass
+    # runc keeps a directory per container in its state root: without it there is nothing to
+    # delete, and a `runtime delete` costs a process start (usual case: stop already did it)
+    if os.path.lexists(os.path.join(rt.config.runtime_root, ctr.id)):
+        try:
+            rt.oci.delete(ctr.id, force=True)
+        except PypodError:
+            pass
     from pypod.libpod.container.lifecycle import cleanup_network, unmount_shm
 
     try:

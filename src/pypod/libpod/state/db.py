@@ -129,7 +129,10 @@ class Database:
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA synchronous = FULL")
+            # WAL + NORMAL: a commit is durable against the process being killed (the WAL is
+            # written before COMMIT returns) and the database stays consistent on power loss;
+            # only the WAL fsync per commit is skipped (it is done at checkpoints)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
             mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 self._conn.execute("PRAGMA journal_mode = WAL")

@@ -426,7 +426,12 @@ class _Extractor:
         entry = info.name
         parts = _clean(info.name, entry)
         if not parts:
-            raise _hostile(entry, "entry names the root itself")
+            if not info.isdir():
+                raise _hostile(entry, "entry names the root itself")
+            # "./" (as `tar -C DIR .` and umoci write it): the layer root's own metadata.
+            self.apply_meta(self.root_fd, ".", info, entry)
+            self.dir_times.append(([], info.mtime))
+            return
         base = parts[-1]
         if base.startswith(WHITEOUT_PREFIX):
             self.whiteout(parts, entry)

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO, Iterator
 
-from pypod.errors import InUse, InvalidArgument, NoSuchLayer, StorageError
+from pypod.errors import InUse, InvalidArgument, NoSpace, NoSuchLayer, StorageError
 from pypod.libpod.storage.archive import (
     OVERLAY_OPAQUE_XATTR,
     WHITEOUT_OPAQUE,
@@ -277,7 +277,11 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(link_path)
             os.symlink(f"../{lid}/diff", link_path)
-        _syncfs(self.driver_dir)
+        if entry.get("kind") != "container" or self.driver != "overlay":
+            _syncfs(self.driver_dir)  # layer content must be on disk before the metadata names it
+        # else an empty rw layer (a few directories and two short files): no syncfs of the whole
+        # file system; the metadata write below (fsync of layers.json and its directory) commits
+        # the journal those directory operations went to first
         entries = self._load()
         entries[lid] = entry
         self._save(entries)
@@ -488,7 +492,13 @@ class Store:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._count_path(layer_id))
         else:
-            _write_atomic(self._count_path(layer_id), str(n).encode())
+            # mount counts live in the run root and mean nothing after a reboot (the mounts are
+            # gone too): atomic against a killed process, without fsync
+            path = self._count_path(layer_id)
+            tmp = f"{path}.tmp-{os.getpid()}"
+            with open(tmp, "wb") as f:
+                f.write(str(n).encode())
+            os.replace(tmp, path)
 
     def _merged(self, layer_id: str) -> str:
         if self.driver == "overlay":
@@ -686,8 +696,12 @@ class Store:
                         _add_whiteout(tf, head, name, os.lstat(top))
                     else:
                         _add_path(tf, os.path.join(top, rel), rel)
-        finally:
             tf.close()
+        except OSError as exc:  # e.g. a full graph root: one clear line, not a traceback
+            out.close()
+            if exc.errno == errno.ENOSPC:
+                raise NoSpace(f"writing the changes of layer {layer_id}: no space left on device") from None
+            raise StorageError(f"writing the changes of layer {layer_id}: {exc}") from None
         out.seek(0)
         return out  # type: ignore[return-value]
 

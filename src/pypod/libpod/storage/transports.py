@@ -55,6 +55,48 @@ def _tmp_root(images: "ImageStore") -> str:
     return path
 
 
+_DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _work_dir(images: "ImageStore", prefix: str) -> tuple[str, int]:
+    """A private dir under storage/tmp, flocked (fd returned) so no reclaim removes it meanwhile."""
+    import fcntl
+
+    fresh = tempfile.mkdtemp(prefix="new-", dir=_tmp_root(images))
+    fd = os.open(fresh, _DIR_OPEN)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    path = os.path.join(os.path.dirname(fresh), prefix + os.path.basename(fresh)[len("new-"):])
+    os.rename(fresh, path)
+    return path, fd
+
+
+def reclaim_work_dirs(images: "ImageStore") -> list[str]:
+    """Remove load-/save- dirs of killed commands (nobody holds their flock); return them."""
+    import fcntl
+
+    root = _tmp_root(images)
+    removed = []
+    for name in os.listdir(root):
+        if not name.startswith(("load-", "save-")):
+            continue
+        path = os.path.join(root, name)
+        try:
+            fd = os.open(path, _DIR_OPEN)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
 def _clean_name(name: str) -> str:
     name = posixpath.normpath("/" + name).lstrip("/")
     return "" if name == "." else name
@@ -152,7 +194,10 @@ def load(images: "ImageStore", source: str | IO[bytes]) -> list[str]:
 
     An image without a name is reported as ``sha256:<id>``.
     """
-    tmp = tempfile.mkdtemp(prefix="load-", dir=_tmp_root(images))
+    # what a load or save killed earlier left behind: its work dir and layer staging dirs
+    reclaim_work_dirs(images)
+    images.store.gc()
+    tmp, tmp_fd = _work_dir(images, "load-")
     try:
         if isinstance(source, str):
             try:
@@ -181,6 +226,7 @@ def load(images: "ImageStore", source: str | IO[bytes]) -> list[str]:
         return loaded
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        os.close(tmp_fd)
 
 
 def _check_config(config: Any, what: str) -> list[str]:
@@ -393,7 +439,7 @@ def save(
     if fmt not in ("docker-archive", "oci-archive"):
         raise InvalidArgument(f"unknown format {fmt!r}: use docker-archive or oci-archive")
     items = list(items)
-    tmpdir = tempfile.mkdtemp(prefix="save-", dir=_tmp_root(images))
+    tmpdir, tmp_fd = _work_dir(images, "save-")
     out: IO[bytes]
     tmp_dest = None
     try:
@@ -418,6 +464,7 @@ def save(
             tmp_dest = None
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+        os.close(tmp_fd)
         if tmp_dest is not None:
             try:
                 os.unlink(tmp_dest)

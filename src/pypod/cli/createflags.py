@@ -559,6 +559,7 @@ def build_config(args: "argparse.Namespace", rt: Any, argv: list[str] | None = N
     cfg.stdin = args.interactive
     cfg.privileged = args.privileged
     cfg.read_only = args.read_only
+    cfg.read_only_tmpfs = str(args.read_only_tmpfs).lower() not in ("false", "0")
     cfg.cap_add = [c.upper() for c in args.cap_add]
     cfg.cap_drop = [c.upper() for c in args.cap_drop]
     for opt in args.security_opt:
@@ -623,6 +624,7 @@ def build_config(args: "argparse.Namespace", rt: Any, argv: list[str] | None = N
     cfg.pid_mode = _ns_mode(args.pid, rt, "pid")
     cfg.ipc_mode = _ns_mode(args.ipc, rt, "ipc")
     cfg.uts_mode = _ns_mode(args.uts, rt, "uts")
+    _check_host_namespaces(cfg)
 
     if args.memory:
         cfg.memory = _size(args.memory, "memory")
@@ -689,6 +691,28 @@ def build_config(args: "argparse.Namespace", rt: Any, argv: list[str] | None = N
         raise InvalidArgument("--attach and --detach cannot be used together")
     cfg.create_command = list(argv) if argv is not None else []
     return cfg
+
+
+_IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")  # fmt: skip
+
+
+def _check_host_namespaces(cfg: Any) -> None:
+    """Refuse a hostname or namespaced sysctls that would change the host's own namespaces."""
+    if cfg.hostname and cfg.uts_mode == "host":
+        raise InvalidArgument(
+            "invalid config provided: cannot set hostname when running in the host UTS namespace: invalid configuration"
+        )
+    for key, value in cfg.sysctls.items():
+        if key.startswith("net.") and cfg.network_mode == "host":
+            kind = "Network"
+        elif (key in _IPC_SYSCTLS or key.startswith("fs.mqueue.")) and cfg.ipc_mode == "host":
+            kind = "IPC"
+        elif key in ("kernel.hostname", "kernel.domainname") and cfg.uts_mode == "host":
+            kind = "UTS"
+        else:
+            continue
+        raise InvalidArgument(f"sysctl {key}={value} can't be set since {kind} Namespace set to host: invalid argument")
 
 
 def _ns_mode(value: str, rt: Any, what: str) -> str:

@@ -27,9 +27,12 @@ def hosts_text(
     add_hosts: Iterable[str] = (),
     host_gateway: str = "",
     base_file: str = "",
+    own_names: bool = True,
 ) -> str:
-    """Content of /etc/hosts: --add-host entries, the base file, localhost, gateway, own names."""
-    lines: list[str] = []
+    """/etc/hosts as podman 4 writes it: --add-host entries, the base file, then localhost,
+    host.containers.internal and the container's own names, each only when its name is not
+    already present (loopback 127.0.0.1 for the own names when the container has no address)."""
+    entries: list[tuple[str, list[str]]] = []
     for entry in add_hosts:
         host, sep, ip = entry.partition(":")
         if not sep or not host or not ip:
@@ -38,25 +41,41 @@ def hosts_text(
             if not host_gateway:
                 raise InvalidArgument("host-gateway is not available for this container")
             ip = host_gateway
-        lines.append(f"{ip}\t{host}")
+        entries.append((ip, [host]))
     if base_file:
         try:
             with open(base_file, encoding="utf-8", errors="replace") as fh:
                 for raw in fh:
-                    line = raw.strip()
-                    if line and not line.startswith("#"):
-                        lines.append(line)
+                    fields = raw.split("#", 1)[0].split()
+                    if len(fields) > 1:
+                        entries.append((fields[0], fields[1:]))
         except OSError:
             pass
-    lines.append("127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4")
-    lines.append("::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6")
+    seen = {n for _ip, names in entries for n in names}
+    special: list[tuple[str, list[str]]] = [("127.0.0.1", ["localhost"]), ("::1", ["localhost"])]
     if host_gateway:
-        lines.append(f"{host_gateway}\thost.containers.internal host.docker.internal")
-    names = " ".join(dict.fromkeys(n for n in (hostname, name) if n))
-    own_ips = list(ips) or ["127.0.1.1"]
-    for ip in own_ips:
-        lines.append(f"{ip}\t{names}")
-    return "\n".join(lines) + "\n"
+        special.append((host_gateway, ["host.containers.internal"]))
+    if own_names:
+        names = list(dict.fromkeys(n for n in (hostname, name) if n))
+        special += [(ip, names) for ip in (list(ips) or ["127.0.0.1"])]
+    for ip, names in special:
+        wanted = [n for n in names if n not in seen]
+        if wanted:
+            entries.append((ip, wanted))
+    return "".join(f"{ip}\t{' '.join(names)}\n" for ip, names in entries)
+
+
+def host_local_ip() -> str:
+    """The host's first global IPv4 address (podman's host.containers.internal without a bridge)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(("203.0.113.1", 9))  # UDP: nothing is sent, the route picks the source
+            address = str(sock.getsockname()[0])
+    except OSError:
+        return ""
+    return "" if address.startswith("127.") else address
 
 
 def write_hosts(path: str, **kwargs: object) -> None:

@@ -132,7 +132,7 @@ def generate_spec(
         "annotations": annotations(cfg),
         "linux": linux,
     }
-    if not _is_host(cfg.uts_mode):
+    if (cfg.uts_mode or "private") == "private":  # only a new UTS namespace gets a hostname set
         spec["hostname"] = hostname
     return spec
 
@@ -285,7 +285,20 @@ def _known_caps() -> list[str]:
             last = int(fh.read())
     except (OSError, ValueError):
         last = 40
-    return ALL_CAPS[: last + 1]
+    bounding = _bounding_set()
+    return [c for i, c in enumerate(ALL_CAPS[: last + 1]) if bounding >> i & 1]
+
+
+def _bounding_set() -> int:
+    """Our own capability bounding set: a container cannot be given more (as podman does)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
 
 
 def parse_ulimit(text: str) -> tuple[str, int, int]:
@@ -485,6 +498,10 @@ def mounts(cfg: ContainerConfig, files: GeneratedFiles, engine: Any) -> list[dic
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
          "options": ["nosuid", "noexec", "nodev", "relatime", ro]},
     ]
+    if cfg.read_only and cfg.read_only_tmpfs:
+        for dest in ("/tmp", "/var/tmp", "/run"):
+            base.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                         "options": ["rw", "rprivate", "nosuid", "nodev"]})
     if files.shm:
         base.append({"destination": "/dev/shm", "type": "bind", "source": files.shm,
                      "options": ["bind", "private", "nosuid", "noexec", "nodev"]})

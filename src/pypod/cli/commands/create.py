@@ -134,10 +134,10 @@ def run_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     if args.detach:
         try:
             ctr.start()
-        except PypodError:
+        except PypodError as err:
             if args.rm:
                 _remove_quietly(rt, ctr)
-            raise
+            raise _start_failure(err)
         print(ctr.id)
         return 0
     stdin, stdout, stderr = attach_streams(args)
@@ -150,15 +150,24 @@ def run_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
                 code = ctr.attach_and_start(stdin=stdin, stdout=stdout, stderr=stderr, detach_keys=detach_keys)
         else:  # the container's terminal gets the signals (attach puts ours in raw mode)
             code = ctr.attach_and_start(stdin=stdin, stdout=stdout, stderr=stderr, detach_keys=detach_keys)
-    except PypodError:
+    except PypodError as err:
         if args.rm:
             _remove_quietly(rt, ctr)
-        raise
+        raise _start_failure(err)
     if code is None:  # detached with the detach keys: the container keeps running
         return 0
     if args.rm:
         _remove_quietly(rt, ctr)
     return int(code)
+
+
+def _start_failure(err: Exception) -> Exception:
+    """podman's exit code for a container that could not start: 127 "not found", else 126."""
+    text = str(err).lower()
+    # a missing OCI runtime or conmon is an engine error (125), not the container's command
+    if getattr(err, "exit_code", None) == 125 and "oci runtime \"" not in text and "conmon binary" not in text:
+        err.exit_code = 127 if "not found" in text or "no such file" in text else 126  # type: ignore[attr-defined]
+    return err
 
 
 def _stdin_is_tty() -> bool:

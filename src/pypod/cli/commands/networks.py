@@ -60,11 +60,11 @@ class _Row:
         self.IPAMOptions = net.get("ipam_options") or {}
 
 
-def _render(fmt: str, rows: list[_Row]) -> str:
+def _render(fmt: str, rows: list[_Row], header: bool = True) -> str:
     try:
         from pypod.cli import gotemplate
 
-        return gotemplate.render_rows(fmt, rows, HEADERS).rstrip("\n")
+        return gotemplate.render_rows(fmt, rows, HEADERS, header=header).rstrip("\n")
     except NotImplementedError:  # template engine not there yet: plain {{.Field}} substitution
         table = fmt.startswith("table")
         body = fmt[len("table"):].lstrip() if table else fmt
@@ -86,6 +86,9 @@ def _inspect_view(net: dict[str, Any]) -> dict[str, Any]:
     keys = ("name", "id", "driver", "network_interface", "created", "subnets", "ipv6_enabled", "internal",
             "dns_enabled", "labels", "options", "ipam_options")  # fmt: skip
     view = {k: net[k] for k in keys if k in net}
+    for key in ("labels", "options"):  # podman's JSON has map keys sorted
+        if isinstance(view.get(key), dict):
+            view[key] = dict(sorted(view[key].items()))
     view.setdefault("ipam_options", {"driver": "host-local"})
     return view
 
@@ -145,6 +148,7 @@ def ls_args(p: "argparse.ArgumentParser") -> None:
     p.add_argument("--format", default=None)
     p.add_argument("-f", "--filter", action="append", default=[])
     p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-n", "--noheading", action="store_true")
 
 
 def _matches(net: dict[str, Any], filters: dict[str, list[str]]) -> bool:
@@ -169,7 +173,7 @@ def _matches(net: dict[str, Any], filters: dict[str, list[str]]) -> bool:
         else:
             from pypod.errors import InvalidArgument
 
-            raise InvalidArgument(f"invalid filter {key!r}")
+            raise InvalidArgument(f'invalid filter "{key}"')
         if not ok:
             return False
     return True
@@ -200,7 +204,7 @@ def ls_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         print(json.dumps([_inspect_view(n) for n in nets], indent=2))
         return 0
     rows = [_Row(n, trunc=not args.no_trunc) for n in nets]
-    out = _render(args.format or LS_FORMAT, rows)
+    out = _render(args.format or LS_FORMAT, rows, header=not args.noheading)
     if out:
         print(out)
     return 0
@@ -280,6 +284,12 @@ def rm_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
                 print(f"Error: {last}", file=sys.stderr)
             last = exc
     if last is not None:
+        from pypod.errors import InUse, NoSuchNetwork
+
+        if isinstance(last, NoSuchNetwork):
+            last.exit_code = 1  # podman: 1 for an unknown network, 2 for one in use
+        elif isinstance(last, InUse):
+            last.exit_code = 2
         raise last
     return 0
 

@@ -213,17 +213,18 @@ def write_etc_files(ctr: "Container", net: dict[str, Any] | None = None) -> dict
     net = net or {}
     run_dir = ctr.run_dir
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
-    hostname = cfg.hostname or cfg.id[:12]
+    hostname = effective_hostname(ctr)
     files = {
         "hosts": os.path.join(run_dir, "hosts"),
         "resolv.conf": os.path.join(run_dir, "resolv.conf"),
         "hostname": os.path.join(run_dir, "hostname"),
         ".containerenv": os.path.join(run_dir, ".containerenv"),
     }
-    base_hosts = "/etc/hosts" if cfg.network_mode == "host" else ""
+    host_mode = cfg.network_mode == "host"
+    gateway = net.get("gateway") or ("" if net.get("ips") else etcfiles.host_local_ip())
     etcfiles.write_hosts(
-        files["hosts"], hostname=hostname, name=cfg.name, add_hosts=cfg.add_hosts, base_file=base_hosts,
-        ips=net.get("ips") or (), host_gateway=net.get("gateway") or "",
+        files["hosts"], hostname=hostname, name=cfg.name, add_hosts=cfg.add_hosts, base_file="/etc/hosts",
+        ips=net.get("ips") or (), host_gateway=gateway, own_names=not host_mode,
     )  # fmt: skip
     etcfiles.write_resolv_conf(
         files["resolv.conf"], servers=cfg.dns_servers, search=cfg.dns_search or net.get("dns_search") or (),
@@ -251,6 +252,31 @@ def image_config(ctr: "Container") -> dict[str, Any]:
         return {}
 
 
+def effective_hostname(ctr: "Container") -> str:
+    """The hostname the container sees: the host's with --uts host, the other one's with container:X."""
+    cfg = ctr.config
+    mode = cfg.uts_mode or ""
+    if mode == "host":
+        return os.uname().nodename
+    if mode.startswith("container:"):
+        try:
+            other = ctr.rt.get_container(mode[len("container:"):]).config
+            return other.hostname or other.id[:12]
+        except PypodError:
+            pass
+    return cfg.hostname or cfg.id[:12]
+
+
+def _spec_config(ctr: "Container") -> Any:
+    """The config the spec is made from: the hostname in effect, volume data directories as sources."""
+    import dataclasses
+
+    cfg = ctr.config
+    volumes = [dict(v, source=v.get("source") or ctr.rt.volumes.mountpoint(v["name"])) if v.get("name") else v
+               for v in cfg.volumes]  # fmt: skip
+    return dataclasses.replace(cfg, volumes=volumes, hostname=effective_hostname(ctr))
+
+
 def generate_spec(ctr: "Container", rootfs: str, files: dict[str, str]) -> dict[str, Any]:
     from pypod.libpod import spec as specmod
 
@@ -261,8 +287,11 @@ def generate_spec(ctr: "Container", rootfs: str, files: dict[str, str]) -> dict[
         containerenv=files[".containerenv"],
         shm=ctr.shm_path if is_mountpoint(ctr.shm_path) else "",
     )
+    for vol in ctr.config.volumes:  # named and anonymous volumes: bind their directories
+        if vol.get("name"):
+            vol["source"] = ctr.rt.volumes.mountpoint(vol["name"])
     return specmod.generate_spec(
-        ctr.config,
+        _spec_config(ctr),
         image_config(ctr),
         rootfs,
         generated,

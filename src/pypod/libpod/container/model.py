@@ -65,6 +65,7 @@ class ContainerConfig:
     stdin: bool = False  # -i
     privileged: bool = False
     read_only: bool = False
+    read_only_tmpfs: bool = True  # with read_only: tmpfs on /tmp, /var/tmp and /run
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     seccomp_profile: str = ""  # "" default, "unconfined", or a path

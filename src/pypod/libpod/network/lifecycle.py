@@ -259,7 +259,12 @@ def setup_container_network(rt: Any, ctr: Any) -> tuple[str, dict[str, Any]]:
     # leftovers of an earlier run of this container (crash): undo them first
     if read_record(config, cfg.id):
         teardown_container_network(rt, ctr)
-    netns_path = create_netns(config.runroot)
+    from pypod.libpod.network.netns import new_netns_path
+
+    netns_path = new_netns_path(config.runroot)
+    # recorded before it exists: a crash from here on leaves a record the next set-up or rm undoes
+    _write_record(config, cfg.id, {"netns": netns_path, "networks": {}})
+    netns_path = create_netns(config.runroot, netns_path)
     try:
         try:
             status = join_networks(

@@ -39,11 +39,17 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
-def create_netns(runroot: str) -> str:
-    """Create a network namespace with loopback up; returns its path (for the OCI spec)."""
+def new_netns_path(runroot: str) -> str:
+    """A fresh, unused namespace file path under ``<runroot>/netns`` (nothing is created)."""
+    return os.path.join(netns_dir(runroot), f"netns-{uuid.uuid4()}")
+
+
+def create_netns(runroot: str, path: str | None = None) -> str:
+    """Create a network namespace with loopback up (at ``path``, from `new_netns_path`, when
+    given); returns its path (for the OCI spec)."""
     directory = netns_dir(runroot)
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    path = os.path.join(directory, f"netns-{uuid.uuid4()}")
+    path = path or new_netns_path(runroot)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
     os.close(fd)
     read_end, write_end = os.pipe()

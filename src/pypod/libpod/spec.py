@@ -239,6 +239,31 @@ def resolve_user(rootfs: str, user: str, group_add: list[str] | None = None) -> 
     return uid, gid, list(dict.fromkeys(extra)), username
 
 
+def add_user_entries(rootfs: str, user: str, workdir: str = "") -> None:
+    """A numeric --user missing from the image gets passwd/group lines in the rootfs, as podman writes them."""
+    name_part, _, group_part = (user or "").partition(":")
+    if name_part.isdigit() and not any(len(e) > 2 and e[2] == name_part for e in _read_db(rootfs, "passwd")):
+        gid = 0
+        if group_part:
+            try:
+                gid = _group_id(_read_db(rootfs, "group"), group_part)
+            except InvalidArgument:
+                gid = 0
+        _append_line(rootfs, "passwd", f"{name_part}:*:{name_part}:{gid}:container user:{workdir or '/'}:/bin/sh")
+    group = group_part or name_part
+    if group.isdigit() and not any(len(g) > 2 and g[2] == group for g in _read_db(rootfs, "group")):
+        _append_line(rootfs, "group", f"{group}:x:{group}:{name_part}")
+
+
+def _append_line(rootfs: str, name: str, line: str) -> None:
+    path = _inside(rootfs, f"/etc/{name}")
+    if not os.path.isfile(path) or os.path.islink(path):
+        return
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        fh.write((b"" if not data or data.endswith(b"\n") else b"\n") + line.encode() + b"\n")
+
+
 def _group_id(groups: list[list[str]], group: str) -> int:
     if group.isdigit():
         return int(group)

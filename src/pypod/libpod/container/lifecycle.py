@@ -328,6 +328,7 @@ def init(ctr: "Container", retain_retries: bool = False) -> None:
         net = setup_network(ctr)
         files = write_etc_files(ctr, net)
         spec = generate_spec(ctr, rootfs, files)
+        add_user_entries(ctr, rootfs)  # after the spec: the ids were resolved from the image's own files
         hooks = load_hooks(ctr)
         if hooks:
             from pypod.libpod import hooks as hookmod
@@ -397,6 +398,20 @@ def start_conmon(ctr: "Container"):  # type: ignore[no-untyped-def]
         log_tag=ctr.config.log_tag,
     )
     return _start(req)
+
+
+def add_user_entries(ctr: "Container", rootfs: str) -> None:
+    """Give a numeric --user (or image USER) unknown to the image its /etc/passwd and /etc/group lines."""
+    if ctr.config.rootfs:  # never write into a directory the user handed us
+        return
+    user = ctr.config.user
+    if not user and ctr.config.image_id:
+        inner = image_config(ctr)
+        user = ((inner.get("config", inner) if isinstance(inner, dict) else {}) or {}).get("User", "")
+    if user and user[0].isdigit():
+        from pypod.libpod import spec as specmod
+
+        specmod.add_user_entries(rootfs, user, ctr.config.workdir)
 
 
 def copy_up_volumes(ctr: "Container", rootfs: str) -> None:

@@ -197,7 +197,7 @@ def parse_ulimit(value: str) -> str:
 def parse_signal(value: str) -> int:
     """A signal name (`TERM`, `SIGTERM`, `sigkill`) or number -> its number."""
     text = value.strip()
-    if text.isdigit():
+    if text.isdecimal():
         number = int(text)
         if 0 < number < 65:
             return number
@@ -206,7 +206,7 @@ def parse_signal(value: str) -> int:
     if not name.startswith("SIG"):
         name = "SIG" + name
     rt = name.replace("SIGRTMIN", "")
-    if name.startswith("SIGRTMIN") and (rt == "" or (rt[0] == "+" and rt[1:].isdigit())):
+    if name.startswith("SIGRTMIN") and (rt == "" or (rt[0] == "+" and rt[1:].isdecimal())):
         offset = int(rt[1:]) if rt else 0
         if offset <= _signal.SIGRTMAX - _signal.SIGRTMIN:
             return int(_signal.SIGRTMIN) + offset

@@ -30,6 +30,7 @@ _KEYWORDS = {"if", "else", "end", "range", "with", "define", "template", "block"
 # --- lexer -------------------------------------------------------------------------------
 @dataclass
 class Tok:
+    """A lexer token."""
     kind: str  # text, left, right, field, dot, var, ident, string, number, char, bool, nil, ( ) | , := =
     value: Any
     pos: int
@@ -147,7 +148,7 @@ class _Lexer:
                 j = m.end() if m else i + 1
                 self.toks.append(Tok("var", src[i:j], i, j))
                 i = j
-            elif c == "." and not (i + 1 < len(src) and src[i + 1].isdigit()):
+            elif c == "." and not (i + 1 < len(src) and src[i + 1].isdecimal()):
                 m = _IDENT_RE.match(src, i + 1)
                 if m:
                     self.toks.append(Tok("field", m.group(0), i, m.end()))
@@ -155,7 +156,7 @@ class _Lexer:
                 else:
                     self.toks.append(Tok("dot", ".", i, i + 1))
                     i += 1
-            elif c.isdigit() or c == "." or (c in "+-" and i + 1 < len(src) and (src[i + 1].isdigit() or src[i + 1] == ".")):
+            elif c.isdecimal() or c == "." or (c in "+-" and i + 1 < len(src) and (src[i + 1].isdecimal() or src[i + 1] == ".")):
                 m = _NUM_RE.match(src, i)
                 if not m or m.end() == i:
                     raise self.error(i, f"bad number syntax: {src[i:i + 1]!r}")
@@ -210,11 +211,13 @@ def _parse_number(text: str, lexer: _Lexer, pos: int) -> int | float:
 # --- AST -----------------------------------------------------------------------------------
 @dataclass
 class Node:
+    """A parse-tree node."""
     pos: int
 
 
 @dataclass
 class Text(Node):
+    """Literal text between actions."""
     text: str
 
 
@@ -230,11 +233,13 @@ class Operand(Node):
 
 @dataclass
 class Command(Node):
+    """One command of a pipeline."""
     args: list[Operand]
 
 
 @dataclass
 class Pipe(Node):
+    """A pipeline of commands."""
     decl: list[str]
     assign: bool
     cmds: list[Command]
@@ -242,11 +247,13 @@ class Pipe(Node):
 
 @dataclass
 class Action(Node):
+    """A {{pipeline}} action."""
     pipe: Pipe
 
 
 @dataclass
 class Branch(Node):
+    """An if/with/range branch."""
     kind: str  # if, range, with
     pipe: Pipe
     body: list[Node]
@@ -255,6 +262,7 @@ class Branch(Node):
 
 @dataclass
 class Control(Node):
+    """A control structure."""
     kind: str  # break, continue
 
 

@@ -137,6 +137,11 @@ def build_manifest(images: Any, layer_ids: list[str], config_bytes: bytes, fmt: 
 
 def commit_container(ctr: "Container", reference: str | None = None, opts: CommitOptions | None = None) -> "Image":
     """Create an image from the container's current filesystem; returns the new image."""
+    with ctr.rt.store.creating():  # the new layer stays safe from layer gc until the image is recorded
+        return _commit_container(ctr, reference, opts)
+
+
+def _commit_container(ctr: "Container", reference: str | None, opts: CommitOptions | None) -> "Image":
     from pypod.libpod.container.model import ContainerStatus as S
     from pypod.libpod.storage import reference as refs
     from pypod.libpod.storage.images import now_iso

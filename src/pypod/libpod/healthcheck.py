@@ -119,7 +119,7 @@ def _started_seconds_ago(started_at: str) -> float:
     text = started_at.replace("Z", "+00:00")
     main, dot, rest = text.partition(".")
     if dot:
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = "".join(ch for ch in rest if ch.isdecimal())
         zone = rest[len(digits):]
         text = f"{main}.{digits[:6]}{zone}"
     try:

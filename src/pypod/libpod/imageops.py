@@ -184,9 +184,64 @@ def remove_images(rt: "Runtime", names: list[str], *, force: bool = False, all: 
             done.add(image.id)
         except PypodError as exc:
             report.errors.append(exc)
-    if all:  # also reclaim staging dirs of a load/commit killed mid-way (no image to delete)
-        rt.store.gc()
+    # also reclaim layers and staging dirs of a load/commit/create killed mid-way (D7)
+    collect_layers(rt)
     return report
+
+
+_ROOTFS_LAYER = None  # compiled lazily: '"rootfs_layer":"<64 hex>"' inside a raw DB row
+
+
+def referenced_layers(rt: "Runtime") -> set[str]:
+    """Layer ids some image or container uses: image layers and containers' rw layers.
+
+    Container rows are read raw so that a row that no longer decodes still protects its layer;
+    a row whose layer cannot be told at all raises StorageError (then nothing is collected).
+    """
+    import json
+    import re
+
+    from pypod.errors import StorageError
+
+    global _ROOTFS_LAYER
+    if _ROOTFS_LAYER is None:
+        _ROOTFS_LAYER = re.compile(r'"rootfs_layer"\s*:\s*"([0-9a-f]{64})"')
+    used: set[str] = set(rt.images.layers_in_use())
+    read = getattr(rt.db, "_read", None)
+    if read is None:
+        return used | {c.get("rootfs_layer") or "" for c, _s in rt.db.all_containers()} - {""}
+    for (text,) in read("SELECT config FROM containers"):
+        try:
+            cfg = json.loads(text)
+            layer = cfg.get("rootfs_layer") or "" if isinstance(cfg, dict) else None
+        except (ValueError, TypeError):
+            layer = None
+        if layer is None:
+            found = _ROOTFS_LAYER.search(text if isinstance(text, str) else str(text))
+            if found is None:
+                raise StorageError("a container record is unreadable: keeping every layer")
+            layer = found.group(1)
+        if layer:
+            used.add(layer)
+    return used
+
+
+def collect_layers(rt: "Runtime") -> list[str]:
+    """Layer garbage collection: delete layers no image and no container uses (left by a killed
+    load/commit/create), then half-written layer files; returns the deleted layer ids.
+
+    Layers being created right now are safe (``Store.creating``); any error keeps everything.
+    """
+    removed: list[str] = []
+    try:
+        removed = rt.store.collect_unreferenced(lambda: referenced_layers(rt))
+    except PypodError:
+        pass
+    try:
+        rt.store.gc()
+    except (PypodError, OSError):
+        pass
+    return removed
 
 
 def _names_id(image: "Image", name: str) -> bool:
@@ -219,6 +274,7 @@ def prune_images(rt: "Runtime", all: bool = False) -> list[str]:  # noqa: A002
         if all or image.dangling:
             rt.images.delete(image)
             deleted.append(image.id)
+    collect_layers(rt)
     return deleted
 
 

@@ -222,9 +222,23 @@ class Runtime:
         timeout: int | None = None,
         depend: bool = False,
     ) -> list[str]:
-        """Remove a container; returns the IDs removed (dependents first with ``depend``)."""
+        """Remove a container; returns the IDs removed (dependents first with ``depend``).
+
+        With ``force``, a container whose database row does not decode is removed by its ID.
+        """
         if isinstance(ctr, str):
-            ctr = self.get_container(ctr)
+            from pypod.errors import DatabaseError
+
+            try:
+                ctr = self.get_container(ctr)
+            except DatabaseError as exc:
+                if not force or "corrupt record" not in str(exc):
+                    raise
+                from pypod.libpod.container.repair import remove_corrupt
+
+                ctr_id = self.db.lookup_container(ctr)
+                remove_corrupt(self, ctr_id)
+                return [ctr_id]
         return ctr.remove(force=force, volumes=volumes, timeout=timeout, depend=depend)
 
     def namespace_path(self, kind: str, name_or_id: str) -> str:
@@ -249,6 +263,12 @@ class Runtime:
     # --- create ---------------------------------------------------------------------------------
     def create_container(self, cfg: "ContainerConfig") -> "Container":
         """Fill id/name/created, resolve the image, make the rw layer, volumes and the DB row."""
+        if cfg.rootfs:
+            return self._create_container(cfg)
+        with self.store.creating():  # the rw layer stays safe from layer gc until the DB row exists
+            return self._create_container(cfg)
+
+    def _create_container(self, cfg: "ContainerConfig") -> "Container":
         import secrets
 
         from pypod.libpod.container import lifecycle

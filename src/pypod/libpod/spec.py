@@ -215,7 +215,7 @@ def resolve_user(rootfs: str, user: str, group_add: list[str] | None = None) -> 
         uid, gid = 0, 0
         entry = next((e for e in passwd if len(e) > 3 and e[2] == "0"), None)
         username = entry[0] if entry else ""
-    elif name_part.isdigit():
+    elif name_part.isdecimal():
         uid = int(name_part)
         entry = next((e for e in passwd if len(e) > 3 and e[2] == name_part), None)
         gid = _int(entry[3]) if entry else 0
@@ -242,7 +242,7 @@ def resolve_user(rootfs: str, user: str, group_add: list[str] | None = None) -> 
 def add_user_entries(rootfs: str, user: str, workdir: str = "") -> None:
     """A numeric --user missing from the image gets passwd/group lines in the rootfs, as podman writes them."""
     name_part, _, group_part = (user or "").partition(":")
-    if name_part.isdigit() and not any(len(e) > 2 and e[2] == name_part for e in _read_db(rootfs, "passwd")):
+    if name_part.isdecimal() and not any(len(e) > 2 and e[2] == name_part for e in _read_db(rootfs, "passwd")):
         gid = 0
         if group_part:
             try:
@@ -251,7 +251,7 @@ def add_user_entries(rootfs: str, user: str, workdir: str = "") -> None:
                 gid = 0
         _append_line(rootfs, "passwd", f"{name_part}:*:{name_part}:{gid}:container user:{workdir or '/'}:/bin/sh")
     group = group_part or name_part
-    if group.isdigit() and not any(len(g) > 2 and g[2] == group for g in _read_db(rootfs, "group")):
+    if group.isdecimal() and not any(len(g) > 2 and g[2] == group for g in _read_db(rootfs, "group")):
         _append_line(rootfs, "group", f"{group}:x:{group}:{name_part}")
 
 
@@ -265,7 +265,7 @@ def _append_line(rootfs: str, name: str, line: str) -> None:
 
 
 def _group_id(groups: list[list[str]], group: str) -> int:
-    if group.isdigit():
+    if group.isdecimal():
         return int(group)
     for g in groups:
         if g and g[0] == group and len(g) > 2:

@@ -75,7 +75,7 @@ def container_pids(ctr: "Container") -> list[int]:
             continue
         for dirpath, _dirs, _files in os.walk(top):
             for line in _read(os.path.join(dirpath, "cgroup.procs")).split():
-                if line.isdigit():
+                if line.isdecimal():
                     pids.add(int(line))
         if pids:
             break
@@ -139,7 +139,7 @@ def _names(root_pid: int, filename: str) -> dict[int, str]:
     out: dict[int, str] = {}
     for line in _read(f"/proc/{root_pid}/root/etc/{filename}").splitlines():
         parts = line.split(":")
-        if len(parts) > 2 and parts[2].isdigit():
+        if len(parts) > 2 and parts[2].isdecimal():
             out.setdefault(int(parts[2]), parts[0])
     return out
 
@@ -258,7 +258,7 @@ def _block_io(ctr: "Container") -> tuple[int, int]:
     )
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[2].isdigit():
+        if len(parts) == 3 and parts[2].isdecimal():
             if parts[1] == "Read":
                 read += int(parts[2])
             elif parts[1] == "Write":

@@ -23,6 +23,7 @@ FILTER_KEYS = ("name", "driver", "label", "opt", "scope", "dangling", "until", "
 
 @dataclass
 class Volume:
+    """A named volume."""
     name: str
     driver: str = "local"
     mountpoint: str = ""

@@ -502,12 +502,15 @@ def load_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.libpod.storage import transports
 
     images = ctx.runtime.images
-    if args.input:
-        names = transports.load(images, args.input)
-    else:
-        if sys.stdin.isatty():
-            raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
-        names = transports.load(images, sys.stdin.buffer)
+    if not args.input and sys.stdin.isatty():
+        raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
+    try:
+        names = transports.load(images, args.input or sys.stdin.buffer)
+    except BaseException:
+        from pypod.libpod import imageops
+
+        imageops.collect_layers(ctx.runtime)  # layers of earlier killed loads too (D7)
+        raise
     for name in names:
         _event(ctx, "loadfromarchive", "", name)
     _out("\n".join(f"Loaded image: {n}" for n in names))

@@ -265,7 +265,7 @@ def _rm_exit_code(exc: Any) -> int:
 
 
 def rm_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
-    from pypod.errors import NoSuchContainer, PypodError
+    from pypod.errors import DatabaseError, NoSuchContainer, PypodError
 
     rt = ctx.runtime
     args.names = list(args.names) + _read_cidfiles(args.cidfile)
@@ -273,6 +273,8 @@ def rm_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     timeout = _timeout(args.time)
     targets = _targets(ctx, args, None)
     resolved: list[tuple[str, Any]] = []
+    if args.all and args.force:  # rows that do not decode are left out of the listing: remove them too
+        targets += [(ctr_id, ctr_id) for ctr_id in rt.db.corrupt_containers]
     for label, ctr in targets:  # podman looks every name up before removing anything
         if ctr is None:
             try:
@@ -282,6 +284,10 @@ def rm_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
                     continue
                 _error(exc)
                 return 1
+            except DatabaseError:
+                if not args.force:
+                    raise
+                ctr = label  # a corrupt record: remove_container removes it by ID
         resolved.append((label, ctr))
     code = 0
     for label, ctr in resolved:
@@ -304,6 +310,12 @@ def rm_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
                 print(ctr_id)
         else:
             print(label)
+    if args.all:  # what killed commands left: unused layers (D7), namespaces of gone containers (D16)
+        from pypod.libpod import imageops
+        from pypod.libpod.network.lifecycle import remove_stale_network_state
+
+        imageops.collect_layers(rt)
+        remove_stale_network_state(rt)
     return code
 
 

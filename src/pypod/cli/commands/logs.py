@@ -95,7 +95,7 @@ def go_timestamp(ts: str) -> str:
     head, dot, rest = ts.partition(".")
     if dot:
         i = 0
-        while i < len(rest) and rest[i].isdigit():
+        while i < len(rest) and rest[i].isdecimal():
             i += 1
         frac = rest[:i].rstrip("0")
         ts = head + ("." + frac if frac else "") + rest[i:]

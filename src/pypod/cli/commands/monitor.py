@@ -326,7 +326,7 @@ def port_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     wanted_port, wanted_proto = None, "tcp"
     if private:
         text, _, proto = private.partition("/")
-        if not text.isdigit():
+        if not text.isdecimal():
             raise InvalidArgument(f'invalid port "{private}": invalid argument')
         wanted_port, wanted_proto = int(text), proto or "tcp"
     found = False

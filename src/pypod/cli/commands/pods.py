@@ -478,7 +478,7 @@ def _proc_table() -> dict[int, int]:
 
     table = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not entry.isdecimal():
             continue
         try:
             with open(f"/proc/{entry}/stat") as fh:
@@ -606,7 +606,7 @@ def _ctr_stats(ctr: Any) -> dict[str, Any]:
             total = int(fh.readline().split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         total = 0
-    limit = int(limit_text) if limit_text.isdigit() else total
+    limit = int(limit_text) if limit_text.isdecimal() else total
     limit = min(limit, total) if total else limit
     cpu_ns = int(_cgroup_file("cpuacct", path, "cpuacct.usage") or 0)
     started = epoch(ctr.state.started_at) or time.time()

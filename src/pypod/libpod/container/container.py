@@ -18,6 +18,7 @@ from pypod.errors import (
     InUse,
     InvalidArgument,
     InvalidState,
+    NoSpace,
     NoSuchContainer,
     OCIRuntimeError,
     PypodError,
@@ -143,8 +144,16 @@ class Container:
         self.config = ContainerConfig.from_dict(config)
         self.state = ContainerState.from_dict(state)
 
+    # set while a removal runs: with the graph root full, state saves may fail (the removal
+    # frees the space, then deletes the row); see D4 in docs/RELIABILITY.md
+    tolerate_full_disk = False
+
     def save(self) -> None:
-        self.rt.db.save_container_state(self.id, self.state.to_dict())
+        try:
+            self.rt.db.save_container_state(self.id, self.state.to_dict())
+        except NoSpace:
+            if not self.tolerate_full_disk:
+                raise
 
     def event(self, status: str, **extra: Any) -> None:
         try:
@@ -215,19 +224,29 @@ class Container:
             if st.status in (S.UNKNOWN, S.REMOVING):
                 raise InvalidState(f"cannot stop container {self.id}: it is {st.status}: container state improper")
             was_paused = st.status == S.PAUSED
-            st.status = S.STOPPING
-            st.stopped_by_user = True
-            self.save()
-        self._stop_process(timeout, was_paused)
-        with self.lock():
-            lifecycle.sync(self)
-            if self.state.status == S.STOPPING:
-                # no exit file after SIGKILL and conmon alive: give up on an exit code
-                lifecycle.apply_exit(self, -1, lifecycle.now_rfc3339(), False)
+            # held while we wait with the container lock released: if we die, sync sees
+            # "stopping" without a holder and takes the state back from the runtime (D3)
+            stopping_fd = lifecycle.hold_stopping_lock(self)
+            try:
+                st.status = S.STOPPING
+                st.stopped_by_user = True
                 self.save()
-            if self.state.status in (S.STOPPED, S.CREATED):
-                lifecycle.cleanup(self)
-            self.event("stop")
+            except BaseException:
+                os.close(stopping_fd)
+                raise
+        try:
+            self._stop_process(timeout, was_paused)
+            with self.lock():
+                lifecycle.sync(self)
+                if self.state.status == S.STOPPING:
+                    # no exit file after SIGKILL and conmon alive: give up on an exit code
+                    lifecycle.apply_exit(self, -1, lifecycle.now_rfc3339(), False)
+                    self.save()
+                if self.state.status in (S.STOPPED, S.CREATED):
+                    lifecycle.cleanup(self)
+                self.event("stop")
+        finally:
+            os.close(stopping_fd)
 
     def _stop_process(self, timeout: int, was_paused: bool) -> None:
         """Signal and wait, lock not held."""
@@ -424,15 +443,21 @@ class Container:
                 return removed
             if self.state.status in (S.RUNNING, S.PAUSED):
                 raise InvalidState(f"container {self.id} was started again while being removed: container state improper")
-            if self.state.status != S.REMOVING:
-                try:
-                    lifecycle.cleanup(self)
-                except PypodError:
-                    if not force:
-                        raise
-                self.state.status = S.REMOVING
-                self.save()
-            self._remove_removing(volumes)
+            self.tolerate_full_disk = True  # the teardown frees the rw layer before the row goes
+            try:
+                if self.state.status != S.REMOVING:
+                    try:
+                        lifecycle.cleanup(self)
+                    except NoSpace:
+                        pass
+                    except PypodError:
+                        if not force:
+                            raise
+                    self.state.status = S.REMOVING
+                    self.save()
+                self._remove_removing(volumes)
+            finally:
+                self.tolerate_full_disk = False
         removed.append(self.id)
         return removed
 
@@ -594,7 +619,10 @@ def handle_exit(rt: "Runtime", ctr_id: str) -> None:
                 except PypodError as exc:
                     ctr.state.error = f"restarting by policy: {exc}"
                     ctr.save()
+            # --rm: a full disk must not stop the removal that frees it (D4)
+            ctr.tolerate_full_disk = ctr.config.auto_remove
             lifecycle.cleanup(ctr)
+            ctr.tolerate_full_disk = False
             remove = ctr.config.auto_remove and ctr.state.status in (S.EXITED, S.CONFIGURED)
         if remove:
             ctr.remove(volumes=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pypod.errors import (
     DependencyError,
     InvalidState,
+    NoSpace,
     NoSuchContainer,
     OCIRuntimeError,
     PypodError,
@@ -76,6 +77,8 @@ def sync(ctr: "Container") -> None:
         return
     old = ctr.state.status
     update_status(ctr)
+    if ctr.state.status == S.STOPPING and not stopper_alive(ctr):
+        resume_abandoned_stop(ctr)
     if ctr.state.status != old:
         if (
             ctr.config.restart_policy not in ("", "no")
@@ -84,7 +87,68 @@ def sync(ctr: "Container") -> None:
             and not ctr.state.stopped_by_user
         ):
             ctr.state.restart_policy_match = True
-        ctr.save()
+        try:
+            ctr.save()
+        except NoSpace as exc:  # a full disk must not break reads: the exit file stays the truth
+            import logging
+
+            logging.getLogger("pypod").warning("WARN[0000] container %s: state not saved: %s", ctr.id, exc)
+
+
+def stopping_lock_path(ctr: "Container") -> str:
+    return os.path.join(ctr.persist_dir, "stopping.lck")
+
+
+def hold_stopping_lock(ctr: "Container") -> int:
+    """A shared flock held by each `stop` waiting with the container lock released; returns its fd."""
+    import fcntl
+
+    os.makedirs(ctr.persist_dir, mode=0o700, exist_ok=True)
+    fd = os.open(stopping_lock_path(ctr), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # checkers hold it exclusively only under the container lock
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def stopper_alive(ctr: "Container") -> bool:
+    """Whether a live `stop` holds the container's stopping lock (the kernel drops a dead one's)."""
+    import fcntl
+
+    try:
+        fd = os.open(stopping_lock_path(ctr), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops our probe lock
+    return False
+
+
+def resume_abandoned_stop(ctr: "Container") -> None:
+    """"stopping" whose `stop` died (kill -9): the runtime's state again (running, paused...)."""
+    try:
+        runtime_state = ctr.rt.oci.state(ctr.id)
+    except OCIRuntimeError:
+        runtime_state = None
+    status = (runtime_state or {}).get("status", "stopped")
+    if status == "running":
+        ctr.state.status = S.RUNNING
+    elif status == "paused":
+        ctr.state.status = S.PAUSED
+    elif status == "created":
+        ctr.state.status = S.CREATED
+    else:
+        info = read_exit(ctr)
+        if info is not None:
+            apply_exit(ctr, info.code, info.finished_at, info.oom)
+        else:
+            apply_exit(ctr, -1, now_rfc3339(), False)
 
 
 def update_status(ctr: "Container") -> None:
@@ -311,8 +375,10 @@ def load_hooks(ctr: "Container") -> list[Any]:
 
 
 def exit_command(ctr: "Container") -> list[str]:
-    """What conmon runs when the container exits: ``python -m pypod ... container cleanup ID``."""
-    return [sys.executable, "-m", "pypod", *ctr.rt.config.global_args(), "container", "cleanup", ctr.id]
+    """What conmon runs when the container exits: `pypod container cleanup ID`'s work, lean (pypod/cleanup.py)."""
+    from pypod.cleanup import exit_command as lean_exit_command
+
+    return lean_exit_command(ctr.rt.config.global_args(), ctr.id)
 
 
 def init(ctr: "Container", retain_retries: bool = False) -> None:
@@ -408,7 +474,7 @@ def add_user_entries(ctr: "Container", rootfs: str) -> None:
     if not user and ctr.config.image_id:
         inner = image_config(ctr)
         user = ((inner.get("config", inner) if isinstance(inner, dict) else {}) or {}).get("User", "")
-    if user and user[0].isdigit():
+    if user and user[0].isdecimal():
         from pypod.libpod import spec as specmod
 
         specmod.add_user_entries(rootfs, user, ctr.config.workdir)

@@ -32,6 +32,7 @@ class ContainerStatus:
 
 @dataclass
 class HealthConfig:
+    """The healthcheck of a container."""
     test: list[str]  # ["CMD", ...] | ["CMD-SHELL", "cmd"] | ["NONE"]
     interval: float = 30.0
     timeout: float = 30.0
@@ -126,7 +127,7 @@ class ContainerConfig:
         hc = values.get("healthcheck")
         if isinstance(hc, dict):
             values["healthcheck"] = HealthConfig(**hc)
-        return cls(**values)
+        return _build(cls, values)
 
 
 @dataclass
@@ -163,4 +164,14 @@ class ContainerState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ContainerState":
         known = cls.__dataclass_fields__  # the field names (no ClassVar here); `fields()` is slow in ps loops
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return _build(cls, {k: v for k, v in data.items() if k in known})
+
+
+def _build(cls: Any, values: dict[str, Any]) -> Any:
+    """``cls(**values)``; a stored record names every field, so skip the generated ``__init__``
+    (its default factories) then: half the cost of a row in `ps` with many containers."""
+    if len(values) == len(cls.__dataclass_fields__):
+        obj = object.__new__(cls)
+        obj.__dict__.update(values)
+        return obj
+    return cls(**values)

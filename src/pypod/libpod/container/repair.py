@@ -148,3 +148,79 @@ def keep_exit_code(ctr: "Container") -> None:
                     os.unlink(path)
             except OSError:
                 pass
+
+
+def _decode(text: str) -> dict:
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _layer_of_corrupt(rt, ctr_id: str, config_text: str, state: dict) -> str:  # type: ignore[no-untyped-def]
+    """The rw layer of a container whose config does not decode ("" when it cannot be told).
+
+    In order: the ID still readable in the damaged text; the layer mounted at the state's
+    mountpoint; the one container layer no other container uses that was made right before
+    the container's static directory (create makes the layer, then that directory).
+    """
+    import calendar
+    import re
+    import time
+
+    found = re.search(r'"rootfs_layer"\s*:\s*"([0-9a-f]{64})"', config_text)
+    if found:
+        return found.group(1)
+    try:
+        layers = [layer for layer in rt.store.layers() if layer.kind == "container"]
+    except PypodError:
+        return ""
+    mountpoint = str(state.get("mountpoint") or "")
+    for layer in layers:
+        if mountpoint and layer.id in mountpoint:
+            return layer.id
+    used = {str(c.get("rootfs_layer") or "") for c, _s in rt.db.all_containers()}
+    try:
+        made = os.stat(os.path.dirname(rt.config.container_static_dir(ctr_id))).st_mtime
+    except OSError:
+        return ""
+    best, best_gap = "", 31.0
+    for layer in layers:
+        if layer.id in used:
+            continue
+        try:
+            created = calendar.timegm(time.strptime(layer.created, "%Y-%m-%dT%H:%M:%SZ"))
+        except (ValueError, OverflowError):
+            continue
+        gap = made - created
+        if -2.0 <= gap < best_gap:  # `created` has whole seconds
+            best, best_gap = layer.id, gap
+    return best
+
+
+def remove_corrupt(rt, ctr_id: str) -> None:  # type: ignore[no-untyped-def]
+    """`rm -f` of a container whose database row does not decode: remove what its ID finds.
+
+    The row, its name and lock number go; so do the runtime container, mounts, rw layer (when
+    it can be told, see `_layer_of_corrupt`), static/run/persist directories and exit files.
+    """
+    from pypod.libpod.container.container import Container
+    from pypod.libpod.container.model import ContainerConfig, ContainerState
+
+    config_text, state_text, lock_id = rt.db.raw_container(ctr_id)
+    with rt.locks.lock(lock_id):
+        state = _decode(state_text)
+        layer = _layer_of_corrupt(rt, ctr_id, config_text, state)
+        try:
+            ctr_state = ContainerState.from_dict(state)
+        except (TypeError, ValueError):
+            ctr_state = ContainerState()
+        ctr = Container(rt, ContainerConfig(id=ctr_id, name="", created="", rootfs_layer=layer, lock_id=lock_id), ctr_state)
+        try:
+            teardown(ctr)
+        except (PypodError, OSError):
+            pass  # whatever is left is found by the storage's gc; the row must go anyway
+        rt.db.remove_container(ctr_id)

@@ -17,7 +17,7 @@ from typing import Any
 from pypod.errors import NetworkError, PypodError
 from pypod.libpod.network.ipam import IPAM
 from pypod.libpod.network.netavark import Netavark, check_ports, free_host_port
-from pypod.libpod.network.netns import create_netns, remove_netns
+from pypod.libpod.network.netns import create_netns, is_netns, remove_netns
 from pypod.libpod.network.store import DEFAULT_NETWORK, NetworkStore
 
 NON_BRIDGE_MODES = ("none", "host", "slirp4netns", "pasta", "")
@@ -194,16 +194,17 @@ def leave_networks(config: Any, ctr_id: str, names: list[str] | None = None, net
     errors: list[str] = []
     for name in targets:
         entry = recorded.get(name)
-        if entry and netns and os.path.exists(netns):
+        if entry and netns and is_netns(netns):  # an empty file (killed before its mount) is not one
             try:
                 netavark.teardown_options(netns, entry["options"])
             except PypodError as exc:
-                errors.append(str(exc))
+                if not already_gone(str(exc)):  # tearing down what is already gone is no error (D8)
+                    errors.append(str(exc))
         elif entry:
             # the namespace is gone (reboot, crash): remove host-side rules through a fresh one,
             # holding a stand-in interface of the same name for netavark to delete
             with contextlib.suppress(PypodError, OSError):
-                scratch = create_netns(config.runroot)
+                scratch = create_netns(config.runroot, _scratch_netns_path(config.runroot))
                 try:
                     _stand_in_interface(scratch, entry["interface"])
                     netavark.teardown_options(scratch, entry["options"])
@@ -221,6 +222,109 @@ def leave_networks(config: Any, ctr_id: str, names: list[str] | None = None, net
         _write_record(config, ctr_id, record)
     if errors:
         raise NetworkError("; ".join(errors))
+
+
+# what netavark says when the thing it should delete is not there (a crash undid it or never made it)
+_GONE_MARKERS = ("no such device", "no such file or directory", "does not exist", "not found", "no such process")
+
+
+def already_gone(message: str) -> bool:
+    """True when every error of a netavark teardown is about something that does not exist."""
+    text = message.lower()
+    if "multiple errors:" in text:
+        text = text.split("multiple errors:", 1)[1]
+    parts = [p for p in text.split(";") if p.strip()]
+    return bool(parts) and all(any(m in p for m in _GONE_MARKERS) for p in parts)
+
+
+def _scratch_netns_path(runroot: str) -> str:
+    """A namespace path for a short-lived teardown helper, naming its owner's pid."""
+    import uuid
+
+    from pypod.libpod.network.netns import netns_dir
+
+    return os.path.join(netns_dir(runroot), f"scratch-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_netns(config: Any, keep: set[str]) -> list[str]:
+    """Unmount and delete namespace files under ``<runroot>/netns`` except ``keep`` and the
+    scratch namespaces of live processes; returns the removed paths."""
+    from pypod.libpod.network.netns import netns_dir
+
+    directory = netns_dir(config.runroot)
+    removed: list[str] = []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        path = os.path.join(directory, name)
+        if path in keep:
+            continue
+        if name.startswith("scratch-"):
+            pid = name.split("-")[1]
+            if not pid.isdecimal() or _pid_alive(int(pid)):
+                continue
+        with contextlib.suppress(PypodError, OSError):
+            remove_netns(path)
+            removed.append(path)
+    return removed
+
+
+def remove_stale_network_state(rt: Any) -> list[str]:
+    """Undo the network set-up of containers that no longer exist (a killed ``run --rm``,
+    ``restart`` or ``rm`` can leave a setup record and a mounted namespace, D16): leave their
+    networks, drop their records, remove namespace files no live container refers to.
+    Returns the removed namespace paths.  Best effort: errors keep things for the next call."""
+    import re
+
+    config = rt.config
+    from pypod.libpod.network.netns import netns_dir
+
+    directory = netns_dir(config.runroot)
+    # order matters: namespaces listed first, then records and rows (a set-up writes its record,
+    # after its DB row, before it creates the namespace), so every live namespace is accounted for
+    try:
+        present = os.listdir(directory)
+    except FileNotFoundError:
+        present = []
+    try:
+        records = [e[: -len(".json")] for e in os.listdir(records_dir(config)) if e.endswith(".json")]
+    except FileNotFoundError:
+        records = []
+    if not present and not records:
+        return []
+    try:
+        rows = rt.db._read("SELECT id, state FROM containers")
+    except (PypodError, AttributeError):
+        return []
+    live = {row[0] for row in rows}
+    keep: set[str] = set()
+    pattern = re.compile(re.escape(directory + os.sep) + r"[A-Za-z0-9-]+")
+    for _id, state_text in rows:
+        keep.update(pattern.findall(str(state_text)))
+    for ctr_id in records:
+        record = read_record(config, ctr_id)
+        if ctr_id in live:
+            if record.get("netns"):
+                keep.add(record["netns"])
+            continue
+        with contextlib.suppress(PypodError, OSError):
+            leave_networks(config, ctr_id, None, record.get("netns", ""))
+        _drop_record(config, ctr_id)
+    if not present:
+        return []
+    return remove_stale_netns(config, keep)
 
 
 def _stand_in_interface(netns_path: str, name: str) -> None:
@@ -256,9 +360,11 @@ def setup_container_network(rt: Any, ctr: Any) -> tuple[str, dict[str, Any]]:
             "ip": getattr(cfg, "static_ip", "") if i == 0 else "",
             "mac": getattr(cfg, "static_mac", "") if i == 0 else "",
         }
-    # leftovers of an earlier run of this container (crash): undo them first
+    # leftovers of an earlier run of this container (crash): undo them first, best effort
+    # (what a crash already removed is no reason not to start, D8)
     if read_record(config, cfg.id):
-        teardown_container_network(rt, ctr)
+        with contextlib.suppress(PypodError, OSError):
+            teardown_container_network(rt, ctr)
     from pypod.libpod.network.netns import new_netns_path
 
     netns_path = new_netns_path(config.runroot)
@@ -330,7 +436,7 @@ def _stop_stale_aardvark(config: Any) -> None:
 
     marker = os.path.join(config.tmpdir, "netavark").encode()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not entry.isdecimal():
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
@@ -358,4 +464,6 @@ def teardown_after_reboot(config: Any, live_ids: list[str]) -> None:
         with contextlib.suppress(PypodError, OSError):
             leave_networks(config, ctr_id, None, "")
         _drop_record(config, ctr_id)
+    # namespaces of the earlier boot (left mounted when the run root survived): none is in use
+    remove_stale_netns(config, set())
     IPAM(config.tmpdir).reconcile(live_ids)

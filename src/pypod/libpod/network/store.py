@@ -195,7 +195,7 @@ class NetworkStore:
         for key, value in options.items():
             if key not in BRIDGE_OPTIONS:
                 raise InvalidArgument(f"unsupported bridge network option {key}")
-            if key in ("mtu", "vlan", "metric") and not str(value).isdigit():
+            if key in ("mtu", "vlan", "metric") and not str(value).isdecimal():
                 raise InvalidArgument(f'invalid value "{value}" for bridge network option {key}')
         self._ensure_default()
         with self._locked():

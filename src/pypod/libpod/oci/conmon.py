@@ -57,6 +57,7 @@ class ConmonRequest:
 
 @dataclass
 class ConmonResult:
+    """What conmon reported after `runtime create`."""
     pid: int
     conmon_pid: int
 

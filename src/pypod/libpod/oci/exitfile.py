@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 @dataclass
 class ExitInfo:
+    """A container process's exit, as conmon recorded it."""
     code: int
     finished_at: str  # RFC 3339 with nanoseconds, UTC
     oom: bool

@@ -25,6 +25,8 @@ from pypod.errors import (
     NoSuchExecSession,
     NoSuchPod,
     NoSuchVolume,
+    NoSpace,
+    PypodError,
 )
 
 BUSY_TIMEOUT_S = 100.0
@@ -113,6 +115,7 @@ class Database:
         self.storage_driver = storage_driver
         self._mutex = threading.RLock()
         self._depth = 0
+        self.corrupt_containers: dict[str, str] = {}  # id -> why its row does not decode
         parent = os.path.dirname(os.path.abspath(path))
         os.makedirs(parent, mode=0o700, exist_ok=True)
         try:
@@ -210,7 +213,7 @@ class Database:
                 except sqlite3.Error:
                     pass
                 if isinstance(exc, sqlite3.Error):
-                    raise DatabaseError(f"database error: {exc}") from exc
+                    raise self._write_error("database error", exc) from exc
                 raise
             else:
                 self._depth -= 1
@@ -222,7 +225,13 @@ class Database:
                             conn.execute("ROLLBACK")
                         except sqlite3.Error:
                             pass
-                    raise DatabaseError(f"committing a database transaction: {exc}") from exc
+                    raise self._write_error("committing a database transaction", exc) from exc
+
+    def _write_error(self, what: str, exc: sqlite3.Error) -> PypodError:
+        """DatabaseError, or NoSpace when SQLite found the disk full (SQLITE_FULL)."""
+        if getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc):
+            return NoSpace(f'writing the state database "{self.path}": no space left on device')
+        return DatabaseError(f"{what}: {exc}")
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._mutex:
@@ -332,12 +341,43 @@ class Database:
         return self._lookup("containers", "container", name_or_id, NoSuchContainer, "container")
 
     def all_containers(self) -> list[Record]:
-        """Every container's (config, state), in creation order; one query."""
-        return [(_load(c), _load(s)) for c, s in self._read("SELECT config, state FROM containers ORDER BY rowid")]
+        """Every container's (config, state), in creation order; one query.
+
+        A row that does not decode is left out: a warning names it once, and its ID is kept in
+        ``corrupt_containers`` (``rm -f`` can still remove it by name or ID).
+        """
+        records: list[Record] = []
+        for ident, c, s in self._read("SELECT id, config, state FROM containers ORDER BY rowid"):
+            try:
+                records.append((_load(c), _load(s)))
+            except DatabaseError as exc:
+                self._report_corrupt(ident, exc)
+        return records
+
+    def _report_corrupt(self, ident: str, exc: Exception) -> None:
+        corrupt = self.corrupt_containers
+        if ident not in corrupt:
+            import logging
+
+            logging.getLogger("pypod").warning("WARN[0000] skipping container %s: %s", ident, exc)
+        corrupt[ident] = str(exc)
+
+    def raw_container(self, id: str) -> tuple[str, str, int]:
+        """The undecoded config and state text and the lock number of a container row."""
+        rows = self._read("SELECT config, state, lock_id FROM containers WHERE id = ?", (id,))
+        if not rows:
+            raise NoSuchContainer(f'no container with ID "{id}" found: no such container')
+        return rows[0][0], rows[0][1], int(rows[0][2])
 
     def pod_containers(self, pod_id: str) -> list[Record]:
-        rows = self._read("SELECT config, state FROM containers WHERE pod_id = ? ORDER BY rowid", (pod_id,))
-        return [(_load(c), _load(s)) for c, s in rows]
+        rows = self._read("SELECT id, config, state FROM containers WHERE pod_id = ? ORDER BY rowid", (pod_id,))
+        records: list[Record] = []
+        for ident, c, s in rows:
+            try:
+                records.append((_load(c), _load(s)))
+            except DatabaseError as exc:
+                self._report_corrupt(ident, exc)
+        return records
 
     def save_container_state(self, id: str, state: Any) -> None:
         with self.transaction() as conn:

@@ -31,9 +31,10 @@ import stat
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, Iterator
+from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator
 
 from pypod.errors import InUse, InvalidArgument, NoSpace, NoSuchLayer, StorageError
 from pypod.libpod.storage.archive import (
@@ -69,11 +70,16 @@ def _now() -> str:
 
 def _write_atomic(path: str, data: bytes) -> None:
     tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
@@ -124,6 +130,11 @@ def _is_opaque(path: str) -> bool:
         return False
 
 
+# in-flight creations of this process: lock path -> [fd, depth] (see Store.creating)
+_CREATING: dict[str, list[int]] = {}
+_CREATING_MUTEX = threading.RLock()
+
+
 class Store:
     """Layers on disk for one graph root, with the ``overlay`` or ``vfs`` driver."""
 
@@ -147,6 +158,83 @@ class Store:
         self._lock_path = os.path.join(self.layers_dir, "layers.lock")
         self._json_path = os.path.join(self.layers_dir, "layers.json")
         self._mount_lock_path = os.path.join(self.runroot, "storage-mounts.lock")
+        self._inuse_lock_path = os.path.join(self.storage_root, "layers-inuse.lock")
+
+    # --- in-flight creations ---------------------------------------------------
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """Protect layers being created from :meth:`collect_unreferenced` until the record that
+        references them (image, container row) is written: a shared flock on
+        ``<storage_root>/layers-inuse.lock``, held by the whole process, re-entrant; the kernel
+        drops it when a killed creator dies."""
+        path = self._inuse_lock_path
+        with _CREATING_MUTEX:
+            slot = _CREATING.get(path)
+            if slot is None:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                slot = _CREATING[path] = [fd, 0]
+            slot[1] += 1
+        try:
+            yield
+        finally:
+            with _CREATING_MUTEX:
+                slot[1] -= 1
+                if slot[1] == 0:
+                    del _CREATING[path]
+                    os.close(slot[0])
+
+    def collect_unreferenced(self, referenced: "Callable[[], Iterable[str]]") -> list[str]:
+        """Delete complete layers that no image and no container uses; return their ids.
+
+        ``referenced()`` gives the layer ids images and containers name (their parents are kept
+        too); it is called once no creator holds :meth:`creating`.  When a creation is in flight
+        (in any process) nothing is collected: the next call will.  Mounted layers are kept.
+        """
+        path = self._inuse_lock_path
+        with _CREATING_MUTEX:
+            if path in _CREATING:  # this process is creating one right now
+                return []
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return []
+                keep_roots = set(referenced())
+                removed: list[str] = []
+                with _flock(self._lock_path):
+                    entries = self._load()
+                    keep: set[str] = set()
+                    for lid in keep_roots:
+                        cur: str | None = lid
+                        while cur is not None and cur in entries and cur not in keep:
+                            keep.add(cur)
+                            cur = entries[cur].get("parent")
+                    doomed = [lid for lid in entries if lid not in keep]
+                    # a mounted layer (and its ancestors) stays
+                    for lid in list(doomed):
+                        if self.is_mounted(lid):
+                            cur = lid
+                            while cur is not None and cur in entries:
+                                keep.add(cur)
+                                cur = entries[cur].get("parent")
+                    doomed = [lid for lid in doomed if lid not in keep]
+                    if not doomed:
+                        return []
+                    gone = {lid: entries.pop(lid) for lid in doomed}
+                    self._save(entries)
+                    for lid, entry in gone.items():
+                        with contextlib.suppress(OSError):
+                            self._remove_files(lid, entry.get("link"))
+                        removed.append(lid)
+                return removed
+            finally:
+                os.close(fd)
 
     # --- metadata --------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:
@@ -295,7 +383,7 @@ class Store:
             pentry = self._entry(parent)
             if pentry.get("kind") == "container":
                 raise InvalidArgument(f"layer {parent} is a container layer")
-        with self._staging() as (stage, blobs):
+        with self.creating(), self._staging() as (stage, blobs):
             root = self._prepare_root(stage, parent)
             result = extract_stream(
                 tar_stream,
@@ -342,7 +430,7 @@ class Store:
         if parent_layer_id is not None:
             self._entry(parent_layer_id)
         lid = secrets.token_hex(32)
-        with self._staging() as (stage, blobs):
+        with self.creating(), self._staging() as (stage, blobs):
             self._prepare_root(stage, parent_layer_id)
             with _flock(self._lock_path):
                 entries = self._load()
@@ -374,7 +462,17 @@ class Store:
             if self.is_mounted(layer_id):
                 raise InUse(f"layer {layer_id} is mounted")
             entry = entries.pop(layer_id)
-            self._save(entries)
+            try:
+                self._save(entries)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                # a full graph root (D4): the layer's own files make the room for the metadata
+                self._remove_files(layer_id, entry.get("link"))
+                try:
+                    self._save(entries)
+                except OSError as again:
+                    raise NoSpace(f"deleting layer {layer_id}: no space left on device") from again
             self._remove_files(layer_id, entry.get("link"))
 
     def _remove_files(self, layer_id: str, link: str | None) -> None:

@@ -221,7 +221,8 @@ def load(images: "ImageStore", source: str | IO[bytes]) -> list[str]:
             raise StorageError(UNSUPPORTED)
         loaded: list[str] = []
         for plan in plans:
-            image = _commit(images, unpacked, plan)
+            with images.store.creating():  # layers stay safe from layer gc until the image is recorded
+                image = _commit(images, unpacked, plan)
             loaded.extend(plan["names"] or [f"sha256:{image.id}"])
         return loaded
     finally:
@@ -625,6 +626,17 @@ def import_rootfs(
     message: str = "",
 ) -> "Image":
     """Create a one-layer image from a root filesystem tar (plain, gzip, zstd...)."""
+    with images.store.creating():  # the layer stays safe from layer gc until the image is recorded
+        return _import_rootfs(images, source, reference, changes, message)
+
+
+def _import_rootfs(
+    images: "ImageStore",
+    source: str | IO[bytes],
+    reference: str | None,
+    changes: Iterable[str],
+    message: str,
+) -> "Image":
     from pypod.libpod.storage.images import now_iso
 
     name = refs.normalize_name(reference) if reference else None

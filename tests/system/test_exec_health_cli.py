@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import time
 
 import pytest
@@ -184,8 +185,16 @@ def test_health_on_failure_kill(pp: Pypod) -> None:
 
 
 # --- top, stats, port ----------------------------------------------------------------------------
+def _free_port(kind: int) -> int:
+    """A host port the kernel has free now (fixed ports may be taken on a shared host)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_top_stats_port(pp: Pypod) -> None:
-    ctr_id = run_sleeper(pp, "mon", "-p", "8080:80", "-p", "127.0.0.1:9000:90/udp")
+    tcp, udp = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
+    ctr_id = run_sleeper(pp, "mon", "-p", f"{tcp}:80", "-p", f"127.0.0.1:{udp}:90/udp")
 
     top = pp.ok("top", "mon").out.splitlines()
     assert top[0].split() == ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
@@ -204,9 +213,9 @@ def test_top_stats_port(pp: Pypod) -> None:
     data = json.loads(pp.ok("stats", "--no-stream", "--format", "json").out)
     assert data[0]["name"] == "mon" and data[0]["pids"] == "1"
 
-    assert pp.ok("port", "mon").out == "80/tcp -> 0.0.0.0:8080\n90/udp -> 127.0.0.1:9000\n"
-    assert pp.ok("port", "mon", "80").out == "0.0.0.0:8080\n"
-    assert pp.ok("port", "mon", "90/udp").out == "127.0.0.1:9000\n"
+    assert pp.ok("port", "mon").out == f"80/tcp -> 0.0.0.0:{tcp}\n90/udp -> 127.0.0.1:{udp}\n"
+    assert pp.ok("port", "mon", "80").out == f"0.0.0.0:{tcp}\n"
+    assert pp.ok("port", "mon", "90/udp").out == f"127.0.0.1:{udp}\n"
     missing = pp("port", "mon", "81")
     assert missing.rc == 125 and 'failed to find published port "81"' in missing.err
 

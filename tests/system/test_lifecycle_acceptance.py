@@ -277,5 +277,6 @@ def test_system_commands(busybox_pypod: Pypod) -> None:
     assert p.ok("images", "-q").out == ""
     assert p.ok("volume", "ls", "-q").out == ""
     assert mounts_under(p.root, p.runroot) == []
-    assert processes_mentioning(str(p.base)) == []
+    # conmon exits just after writing the exit file that `reset` waited for
+    wait_for(lambda: processes_mentioning(str(p.base)) == [], timeout=30, message="conmon to exit")
 

@@ -234,8 +234,9 @@ def test_create_options_listing_and_exit_codes(nets: Nets) -> None:
     pruned = pp.ok("network", "prune", "-f").out.split()
     assert unused in pruned and name not in pruned and ranged not in pruned and "podman" not in pruned
     assert pp("network", "exists", unused).rc == 1
-    # rm -f removes the container using it, then the network and its bridge
-    pp.ok("network", "rm", "-f", name)
+    # rm -f removes the container using it, then the network and its bridge (-t 0: `sleep`
+    # as PID 1 ignores SIGTERM, the default 10 s stop timeout would only slow the test down)
+    pp.ok("network", "rm", "-f", "-t", "0", name)
     assert pp("container", "exists", "user").rc == 1
     assert pp("network", "exists", name).rc == 1
     assert f": {bridge}:" not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout

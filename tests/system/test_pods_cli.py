@@ -108,7 +108,8 @@ def test_stop_then_start_starts_infra_first(pp: Pypod) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", out)
     assert [_ctr_state(pp, c) for c in (infra, "m1", "m2")] == ["exited"] * 3
     assert _status(pp, "p2") == "Exited"
-    assert processes_mentioning(pp.runroot) == []
+    # conmon exits just after it writes the exit file (which the command waited for)
+    wait_for(lambda: processes_mentioning(pp.runroot) == [], timeout=30, message="conmon to exit")
     pp.ok("pod", "start", "p2")
     assert [_ctr_state(pp, c) for c in (infra, "m1", "m2")] == ["running"] * 3
     started = {
@@ -156,7 +157,8 @@ def test_rm_refuses_running_then_force_removes_everything(pp: Pypod) -> None:
     assert pp.ok("pod", "rm", "-f", "-t", "0", "p4").out.strip() == pod_id
     assert pp.ok("ps", "-aq").out.strip() == ""
     assert pp.ok("pod", "ps", "-q").out.strip() == ""
-    assert processes_mentioning(pp.runroot) == []
+    # conmon exits just after it writes the exit file (which the command waited for)
+    wait_for(lambda: processes_mentioning(pp.runroot) == [], timeout=30, message="conmon to exit")
     assert mounts_under(pp.root, pp.runroot) == []
     assert not os.path.exists(f"/sys/fs/cgroup/pids/libpod_parent/{pod_id}")
     # a pod whose only running container is the infra is removed without -f

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from pypodcli import Pypod, mounts_under
+from pypodcli import Pypod, mounts_under, wait_for
 
 
 def _run_in(p: Pypod, name: str, script: str) -> None:
@@ -33,11 +33,15 @@ def test_export_contains_rootfs_and_written_file(busybox_pypod: Pypod, tmp_path)
         names = set(n.lstrip("./") for n in tf.getnames())
         assert "bin/busybox" in names
         assert tf.extractfile("written.txt").read() == b"exported\n"  # type: ignore[union-attr]
+    # `start -a` returns once the container stopped; conmon's exit command unmounts it a bit
+    # later, so wait for that before checking that exporting leaves nothing mounted.
+    storage = os.path.join(p.root, "storage")
+    wait_for(lambda: not mounts_under(storage), timeout=30, message="cleanup of the exited container")
     # to stdout, for a container that never ran; nothing stays mounted
     p.ok("create", "--name", "fresh", "localhost/busybox", "true")
     r = p("export", "fresh")
     assert r.rc == 0, r.describe()
-    assert not mounts_under(os.path.join(p.root, "storage"))
+    assert not mounts_under(storage)
 
 
 def test_export_stdout_bytes_and_missing(busybox_pypod: Pypod) -> None:

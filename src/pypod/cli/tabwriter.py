@@ -46,6 +46,12 @@ def align_tabbed(text: str, padding: int = PADDING, minwidth: int = MIN_WIDTH) -
     if trailing_newline:
         raw_lines.pop()
     lines = [line.split("\t") for line in raw_lines]
+    ncells = {len(cells) for cells in lines}
+    if len(ncells) == 1:  # a uniform table (ps, images): one block per column, the layout in one pass
+        columns = list(zip(*lines))[:-1]
+        pads = [max(minwidth, max(map(len, col)) + padding) for col in columns]
+        out = ["".join([c.ljust(w) for c, w in zip(cells, pads)]) + cells[-1] for cells in lines]
+        return "\n".join(out) + ("\n" if trailing_newline else "")
     widths = _layout(lines, minwidth, padding)
     out = []
     for cells, w in zip(lines, widths):

@@ -187,10 +187,13 @@ class Runtime:
 
     def list_containers(self) -> list["Container"]:
         """Every container (one query); live ones are synced when their exit file exists."""
+        records = self.db.all_containers()
+        if not records:
+            return []  # no container modules (dataclasses...) to import for an empty listing
         from pypod.libpod.container import lifecycle
 
         result = []
-        for config, state in self.db.all_containers():
+        for config, state in records:
             ctr = self._container(config, state)
             if ctr.state.status in lifecycle.LIVE_STATES and (
                 lifecycle.read_exit(ctr) is not None or not lifecycle.conmon_alive(ctr)

@@ -164,7 +164,7 @@ def test_container_outputs_match_podman(busybox_pypod: Pypod) -> None:
     assert doc["HostConfig"]["CapAdd"] == []
     assert doc["HostConfig"]["ShmSize"] == 65536000
     assert doc["Config"]["Env"][-3:] == ["A=1", "HOME=/root", f"HOSTNAME={running[:12]}"]
-    assert "container=podman" in doc["Config"]["Env"]
+    assert "container=pypod" in doc["Config"]["Env"]
     data = doc["GraphDriver"]["Data"]
     assert list(data) == ["LowerDir", "MergedDir", "UpperDir", "WorkDir"]
     assert all(v.startswith("/") for v in data.values()), data

@@ -75,7 +75,7 @@ def test_environment_workdir_hostname(pp: Pypod, tmp_path: Path) -> None:
     ).out  # fmt: skip
     lines = out.splitlines()
     for expected in ("A=1", "FOO=override", "BAR=imgbar", "HOSTVAR=from-host", "EF1=fromfile", "EF2=two words",
-                     "HOSTNAME=myhost", "container=podman", "PWD_IS=/tmp", "HN=myhost myhost",
+                     "HOSTNAME=myhost", "container=pypod", "PWD_IS=/tmp", "HN=myhost myhost",
                      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"):  # fmt: skip
         assert expected in lines, (expected, out)
     assert not any(line.startswith("TERM=") for line in lines), out

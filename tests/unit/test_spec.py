@@ -106,7 +106,7 @@ def test_defaults(rootfs, validator):
         assert d in dests
     env = dict(e.split("=", 1) for e in proc["env"])
     assert env["PATH"] == "/usr/bin:/bin" and env["FOO"] == "image"
-    assert env["container"] == "podman" and env["HOSTNAME"] == CTR_ID[:12]
+    assert env["container"] == "pypod" and env["HOSTNAME"] == CTR_ID[:12]
     assert "TERM" not in env
 
 

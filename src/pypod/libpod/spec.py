@@ -34,6 +34,8 @@ MASKED_PATHS = [
 ]
 READONLY_PATHS = ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 INIT_PATH_IN_CONTAINER = "/run/podman-init"
+# the `container` variable every container gets (the issue asks for pypod; podman sets "podman")
+CONTAINER_ENV = "pypod"
 DEFAULT_PIDS_LIMIT = 2048
 # runc's default device rules (null, zero, full, tty, random, urandom, ptmx, pts, tun)
 _DEFAULT_DEVICE_RULES = [
@@ -159,7 +161,7 @@ def environment(cfg: ContainerConfig, img: dict[str, Any], hostname: str) -> lis
     env: dict[str, str] = {"PATH": DEFAULT_PATH}
     if cfg.tty:
         env["TERM"] = "xterm"
-    env["container"] = "podman"
+    env["container"] = CONTAINER_ENV
     for item in img.get("Env") or []:
         key, _, value = item.partition("=")
         env[key] = value

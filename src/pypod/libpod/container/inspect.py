@@ -180,7 +180,9 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
     env = dict(p.partition("=")[::2] for p in (icfg.get("Env") or []))
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env.setdefault("TERM", "xterm")
-    env["container"] = "podman"  # what the process really gets (spec.py), like podman
+    from pypod.libpod.spec import CONTAINER_ENV
+
+    env["container"] = CONTAINER_ENV  # what the process really gets (spec.py)
     env.update(cfg.env)
     user = (cfg.user or icfg.get("User") or "").partition(":")[0]
     if user in ("", "root", "0"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,23 @@ SEPARATORS = st.sampled_from(list(":/@=,.-_[]{}|$\"'`\\ \t\n0123456789aZ%+*()!<>
 hostile_text = st.one_of(st.text(max_size=80), st.lists(SEPARATORS, max_size=30).map("".join))
 
 
+# inputs tried per family (every hypothesis example, shrinking included), printed per module
+TRIED: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_counts() -> Iterator[None]:
+    yield
+    long_examples = TRIED.pop("long examples", 0)
+    families = ", ".join(f"{k} {v}" for k, v in sorted(TRIED.items()))
+    print(f"\nhostile input: {sum(TRIED.values())} parser inputs tried ({families}); "
+          f"long variant: {long_examples} examples, each fed to all five families")
+
+
+def _count(family: str) -> None:
+    TRIED[family] = TRIED.get(family, 0) + 1
+
+
 def only_pypod_errors(fn, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
     try:
         fn(*args, **kwargs)
@@ -28,6 +46,7 @@ def only_pypod_errors(fn, *args, **kwargs) -> None:  # type: ignore[no-untyped-d
 
 
 def _reference(text: str) -> None:
+    _count("references")
     from pypod.libpod.storage import reference
 
     only_pypod_errors(reference.parse, text)
@@ -35,6 +54,7 @@ def _reference(text: str) -> None:
 
 
 def _template(text: str) -> None:
+    _count("templates")
     from pypod.cli import gotemplate
 
     data = {"ID": "abc", "Names": ["x"], "Labels": {"a": "b"}, "Size": 3, "State": {"Running": True}}
@@ -43,6 +63,7 @@ def _template(text: str) -> None:
 
 
 def _flags(text: str) -> None:
+    _count("create flags")
     from pypod.cli import createflags as cf
 
     for parser in (cf.parse_restart, cf.parse_ulimit, cf.parse_publish, cf.parse_signal, cf.parse_mount):
@@ -72,6 +93,7 @@ hook_docs = st.one_of(
 
 
 def _hook(doc: object, raw: bytes | None = None) -> None:
+    _count("hooks")
     from pypod.libpod import hooks
 
     with tempfile.TemporaryDirectory() as d:
@@ -90,6 +112,7 @@ toml_docs = st.one_of(
 
 
 def _conf(data: bytes) -> None:
+    _count("containers.conf")
     from pypod.libpod import config
 
     with tempfile.NamedTemporaryFile(suffix=".conf") as f:
@@ -147,6 +170,7 @@ def test_containers_conf_short(data: bytes) -> None:
 @LONG
 @given(hostile_text, hook_docs, toml_docs)
 def test_everything_long(text: str, doc: object, data: bytes) -> None:
+    _count("long examples")
     _reference(text)
     _template(text)
     _flags(text)

@@ -7,6 +7,7 @@ The random delays are seeded; the seed is printed (replay: PYPOD_RELIABILITY_SEE
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 from conftest import BUSYBOX_IMAGE
@@ -77,6 +78,19 @@ def _after_trial(p: Pypod) -> None:
         assert removed.rc == 0 or "no such container" in removed.err, removed.describe()
 
 
+# command -> [trials, killed mid-command], summed over the module and printed at its end
+TOTALS: dict[str, list[int]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_totals() -> Iterator[None]:
+    yield
+    if TOTALS:
+        trials = sum(t for t, _ in TOTALS.values())
+        killed = sum(k for _, k in TOTALS.values())
+        print(f"\nkill9 total: {trials} trials over {len(TOTALS)} commands, {killed} killed mid-command")
+
+
 @pytest.fixture(scope="module")
 def image_archive(busybox_rootfs_tar: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A docker-archive of localhost/busybox (so `load` can restore it quickly)."""
@@ -106,6 +120,9 @@ def _run_trials(p: Pypod, command: str, archive: str, trials: int) -> None:
         assert was_killed or rc == 0, f"trial {trial}: pypod {' '.join(argv)} -> rc={rc}\n{err}"
         _after_trial(p)
     print(f"kill9[{command}]: {trials} trials, {killed} killed mid-command")
+    total = TOTALS.setdefault(command, [0, 0])
+    total[0] += trials
+    total[1] += killed
     assert_store_sane(p, start_survivors=True)
 
 

@@ -116,6 +116,7 @@ def test_reboot_refreshes_once(busybox_pypod: Pypod) -> None:
         assert name in running, f"{name} did not come back with start --all: {running}"
     p.ok("exec", "always", "true")
     assert_store_sane(p)
+    print("reboot: 1 simulated reboot (4 containers + 1 being created), refresh ran once")
 
 
 @pytest.mark.slow
@@ -131,3 +132,4 @@ def test_reboot_repeated(busybox_pypod: Pypod) -> None:
         assert _refresh_events(p) == 1
         p.ok("start", "--all")
     assert_store_sane(p)
+    print("reboot: 3 simulated reboots in a row, refresh ran once after each")

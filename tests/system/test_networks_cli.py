@@ -340,7 +340,8 @@ def test_refresh_after_reboot_undoes_the_old_boots_networking(net: Net) -> None:
     rules = _iptables()
     assert f"--dport {port} " not in rules and subnet not in rules
     assert f": {bridge}:" not in _host_links()
-    assert not _aardvark_of(pp)
+    # the refresh SIGKILLs the old aardvark-dns; the kernel reaps it asynchronously
+    wait_for(lambda: not _aardvark_of(pp), DEADLINE, message="the old boot's aardvark-dns to die")
     # and the container starts again with working networking
     pp.ok("start", "old")
     assert _http_get(f"http://127.0.0.1:{port}/").strip() == "hello-again"

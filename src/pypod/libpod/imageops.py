@@ -241,6 +241,44 @@ def collect_layers(rt: "Runtime") -> list[str]:
         rt.store.gc()
     except (PypodError, OSError):
         pass
+    collect_container_dirs(rt)
+    return removed
+
+
+def collect_container_dirs(rt: "Runtime") -> list[str]:
+    """Delete ``overlay-containers/<id>`` directories (graph and run root) that no container
+    row names: left by a `create`/`run` killed after making them but before writing its row
+    (D21).  Skipped while a creation is in flight (``Store.idle``) or on any read error;
+    a directory with a mount below it is kept.  Returns the removed directories."""
+    import shutil
+
+    bases = {os.path.dirname(os.path.dirname(rt.config.container_static_dir("x" * 64))),
+             os.path.dirname(os.path.dirname(rt.config.container_run_dir("x" * 64)))}
+    candidates = [os.path.join(base, name) for base in bases if os.path.isdir(base)
+                  for name in os.listdir(base) if len(name) == 64]
+    if not candidates:
+        return []
+    removed: list[str] = []
+    try:
+        with rt.store.idle() as idle:
+            if not idle:
+                return []
+            read = getattr(rt.db, "_read", None)
+            if read is not None:
+                known = {row[0] for row in read("SELECT id FROM containers")}
+            else:
+                known = {c.get("id") for c, _s in rt.db.all_containers()} | set(rt.db.corrupt_containers)
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+                mounts = [line.split()[4] for line in fh if len(line.split()) > 4]
+            for directory in candidates:
+                if os.path.basename(directory) in known:
+                    continue
+                if any(m == directory or m.startswith(directory + "/") for m in mounts):
+                    continue
+                shutil.rmtree(directory, ignore_errors=True)
+                removed.append(directory)
+    except (PypodError, OSError):
+        return removed
     return removed
 
 

@@ -266,9 +266,8 @@ class Runtime:
     # --- create ---------------------------------------------------------------------------------
     def create_container(self, cfg: "ContainerConfig") -> "Container":
         """Fill id/name/created, resolve the image, make the rw layer, volumes and the DB row."""
-        if cfg.rootfs:
-            return self._create_container(cfg)
-        with self.store.creating():  # the rw layer stays safe from layer gc until the DB row exists
+        # the rw layer and the container's directories stay safe from gc until the DB row exists
+        with self.store.creating():
             return self._create_container(cfg)
 
     def _create_container(self, cfg: "ContainerConfig") -> "Container":

@@ -188,6 +188,26 @@ class Store:
                     del _CREATING[path]
                     os.close(slot[0])
 
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[bool]:
+        """Yield True while no creation is in flight in any process (the in-use lock is held
+        exclusively meanwhile, so none can start); yield False when one is, without waiting."""
+        path = self._inuse_lock_path
+        with _CREATING_MUTEX:
+            if path in _CREATING:  # this process is creating something right now
+                yield False
+                return
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                yield True
+            finally:
+                os.close(fd)
+
     def collect_unreferenced(self, referenced: "Callable[[], Iterable[str]]") -> list[str]:
         """Delete complete layers that no image and no container uses; return their ids.
 

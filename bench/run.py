@@ -120,7 +120,13 @@ def rss_of(pids: list[int]) -> int:
 
 
 def engine_processes(eng: Engine) -> list[int]:
-    """PIDs whose command line names this engine's root: conmon, cleanup and scheduler processes."""
+    """PIDs of this engine's own processes: conmon, and pypod/podman processes (scheduler, exit command).
+
+    Matched on the executable (argv[0], or `python -m pypod` / the lean `python -c` exit command), not
+    on any word of the command line: the bench root is /tmp/pypod-bench-*, so every runc process with
+    `--root <base>/run/runc` also contained "pypod" and the transient `runc exec` of each healthcheck
+    (~10 MB each, several at once with 50 checks a second) was counted as a resident pypod process.
+    """
     marker = str(eng.base)
     pids = []
     for entry in os.listdir("/proc"):
@@ -128,10 +134,15 @@ def engine_processes(eng: Engine) -> list[int]:
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read().decode(errors="replace")
+                argv = f.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if marker in cmd and ("conmon" in cmd or "pypod" in cmd or "podman" in cmd):
+        if marker not in "\0".join(argv):
+            continue
+        exe = os.path.basename(argv[0])
+        if exe in ("conmon", "pypod", "podman") or (
+            exe.startswith("python") and ("pypod" in argv[1:3] or any("pypod.cleanup" in a for a in argv[1:5]))
+        ):
             pids.append(int(entry))
     return pids
 
@@ -256,7 +267,9 @@ def main() -> int:
             for name, e in engines.items():
                 for _ in range(20):
                     e.run("run", "-d", "--network", "none", IMAGE, "sleep", "1000")
-                getattr(mem, name).append(rss_of(engine_processes(e)) / 1024)
+                pids = engine_processes(e)
+                getattr(mem, name).append(rss_of(pids) / 1024)
+                mem.note += f"{', ' if mem.note else ''}{name}: {len(pids)} processes"
                 e.clean()
             rows.append(mem)
             hc = Row("resident memory, 50 containers with a 1 s healthcheck", unit="MB")
@@ -265,7 +278,9 @@ def main() -> int:
                     e.run("run", "-d", "--network", "none", "--health-cmd", "true", "--health-interval", "1s",
                           IMAGE, "sleep", "1000")
                 time.sleep(3)  # let the checks run (a measurement window, not synchronisation)
-                getattr(hc, name).append(rss_of(engine_processes(e)) / 1024)
+                pids = engine_processes(e)
+                getattr(hc, name).append(rss_of(pids) / 1024)
+                hc.note += f"{', ' if hc.note else ''}{name}: {len(pids)} processes"
                 e.clean()
             rows.append(hc)
         if "ps" in only:

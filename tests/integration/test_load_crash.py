@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pypod.libpod.osutil import tree_size
 from pypodcli import Pypod
 
 SIZE = 150 * 1024 * 1024
@@ -73,23 +74,12 @@ def big_archive(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def _bytes_under(directory: str) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(directory):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 def _kill_when(p: Pypod, archive: str, directory: str, threshold: int) -> None:
     """Start `load`, SIGKILL it once ``directory`` holds ``threshold`` bytes (or it ended)."""
     proc = p.popen("load", "-q", "-i", archive, stdout=None, stderr=None)
     try:
         deadline = time.monotonic() + 60
-        while proc.poll() is None and _bytes_under(directory) < threshold:
+        while proc.poll() is None and tree_size(directory) < threshold:
             assert time.monotonic() < deadline, "load made no progress within 60 s"
             time.sleep(0.002)
         killed = proc.poll() is None

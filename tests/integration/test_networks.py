@@ -6,7 +6,6 @@ import ipaddress
 import json
 import multiprocessing
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -19,6 +18,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from nethelpers import free_port as _free_port
+from nethelpers import free_subnet
 from pypod.errors import AlreadyExists, InvalidArgument, NetworkError, NoSuchNetwork
 from pypod.libpod.network import lifecycle, netavark, netns
 from pypod.libpod.network.ipam import IPAM
@@ -62,33 +63,8 @@ def wait_for(check: Callable[[], Any], what: str, deadline: float = DEADLINE) ->
     pytest.fail(f"timed out waiting for {what} (last: {last!r})")
 
 
-def _used_subnets() -> list[ipaddress.IPv4Network]:
-    out = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
-    nets = []
-    for line in out.splitlines():
-        word = line.split()[0] if line.split() else ""
-        if word in ("local", "broadcast"):
-            word = line.split()[1]
-        try:
-            nets.append(ipaddress.ip_network(word, strict=False))
-        except ValueError:
-            continue
-    return [n for n in nets if n.prefixlen]
-
-
 def _free_test_subnet() -> str:
-    used = _used_subnets()
-    for _ in range(200):
-        cand = ipaddress.ip_network(f"10.{random.randint(150, 250)}.{random.randint(0, 255)}.0/24")
-        if not any(cand.overlaps(u) for u in used):
-            return str(cand)
-    pytest.skip("no free 10.x.y.0/24 subnet on this host for a test network")
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_subnet(150, 250)
 
 
 @pytest.fixture

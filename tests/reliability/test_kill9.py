@@ -7,6 +7,7 @@ The random delays are seeded; the seed is printed (replay: PYPOD_RELIABILITY_SEE
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -26,6 +27,8 @@ from relcheck import (
 
 SHORT_TRIALS = 3
 LONG_TRIALS = 12
+MIN_DELAY = 0.02  # s after the start: the interpreter may still be importing
+MAX_DELAY = 0.7
 VICTIM = "victim"
 
 # command -> (needs a running victim, needs a created victim, argv)
@@ -88,7 +91,8 @@ def _report_totals() -> Iterator[None]:
     if TOTALS:
         trials = sum(t for t, _ in TOTALS.values())
         killed = sum(k for _, k in TOTALS.values())
-        print(f"\nkill9 total: {trials} trials over {len(TOTALS)} commands, {killed} killed mid-command")
+        print(f"\nkill9 total: {trials} trials, {killed} killed mid-command ("
+              + ", ".join(f"{name}: {k}/{t}" for name, (t, k) in TOTALS.items()) + ")")
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +114,26 @@ def _run_trials(p: Pypod, command: str, archive: str, trials: int) -> None:
     if command == "commit" and not command_available(p, "commit"):
         pytest.skip("`pypod commit` is not implemented yet (cli/commands/storagecmds.py missing)")
     rng, _seed = seeded_rng(f"kill9[{command}]")
+    # one uninterrupted run first: the kill moments are spread over the command's own duration
+    # (many commands finish in ~0.1 s, a fixed 0.08-0.7 s window would rarely hit them)
+    argv = _prepare(p, command, archive)
+    began = time.monotonic()
+    p.ok(*argv)
+    duration = time.monotonic() - began
+    _after_trial(p)
+    latest = min(MAX_DELAY, max(0.1, 1.1 * duration))
     killed = 0
     for trial in range(trials):
         argv = _prepare(p, command, archive)
-        delay = rng.uniform(0.08, 0.7)
+        delay = rng.uniform(MIN_DELAY, latest)
         was_killed, rc, err = kill_after(p.popen(*argv, stdout=subprocess.DEVNULL), delay)
         killed += was_killed
         assert "Traceback" not in err, f"trial {trial} ({command}, {delay:.3f}s):\n{err}"
         assert was_killed or rc == 0, f"trial {trial}: pypod {' '.join(argv)} -> rc={rc}\n{err}"
         _after_trial(p)
-    print(f"kill9[{command}]: {trials} trials, {killed} killed mid-command")
-    total = TOTALS.setdefault(command, [0, 0])
+    print(f"kill9[{command}]: {trials} trials, {killed} killed mid-command "
+          f"(delays {MIN_DELAY}-{latest:.2f} s; one uninterrupted run took {duration:.2f} s)")
+    total = TOTALS.setdefault(f"{command} x{trials}", [0, 0])
     total[0] += trials
     total[1] += killed
     assert_store_sane(p, start_survivors=True)

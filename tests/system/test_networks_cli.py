@@ -10,17 +10,21 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import random
 import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import pytest
 
+from nethelpers import free_port as _free_port
+from nethelpers import NetworksOfTest, networks_made_by_test
+from nethelpers import http_get as _http_get
+from nethelpers import httpd_command as _httpd
+from nethelpers import iptables_rules as _iptables
+from nethelpers import netns_files as _netns_files
 from pypodcli import Pypod, processes_mentioning, wait_for
 
 BUSYBOX = "localhost/busybox:latest"
@@ -29,104 +33,17 @@ DEADLINE = 30.0
 FETCH = "for i in $(seq 150); do wget -qO- {url} && exit 0; sleep 0.2; done; exit 1"
 
 
-def _missing_host_parts() -> str:
-    from pypod.libpod.network.netavark import netavark_binary
-
-    if not netavark_binary():
-        return "netavark is not installed"
-    if not shutil.which("iptables-save"):
-        return "iptables-save is not installed"
-    if not shutil.which("ip"):
-        return "iproute2 (ip) is not installed"
-    return ""
-
-
-def _host_routes() -> list[ipaddress.IPv4Network]:
-    out = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True, check=False).stdout
-    nets = []
-    for line in out.splitlines():
-        first = line.split()[0] if line.split() else ""
-        if first and first != "default":
-            try:
-                nets.append(ipaddress.ip_network(first, strict=False))
-            except ValueError:
-                continue
-    return nets
-
-
-def _free_subnet() -> str:
-    taken = _host_routes()
-    for _ in range(200):
-        net = ipaddress.ip_network(f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24")
-        if not any(net.overlaps(t) for t in taken):
-            return str(net)
-    raise AssertionError("no free 10.x /24 subnet on this host")
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Net:
-    """The CLI plus the networks a test made (removed at teardown)."""
-
-    def __init__(self, pp: Pypod) -> None:
-        self.pp = pp
-        self.networks: list[str] = []
-
-    def create(self) -> tuple[str, str, str]:
-        """A fresh network; returns (name, bridge, subnet)."""
-        suffix = os.urandom(3).hex()
-        name, bridge, subnet = f"nt{suffix}", f"pyn{suffix}", _free_subnet()
-        self.pp.ok("network", "create", "--subnet", subnet, "--interface-name", bridge, name)
-        self.networks.append(name)
-        return name, bridge, subnet
+Net = NetworksOfTest
 
 
 @pytest.fixture
 def net(busybox_pypod: Pypod) -> Iterator[Net]:
-    reason = _missing_host_parts()
-    if reason:
-        pytest.skip(reason)
-    n = Net(busybox_pypod)
-    try:
-        yield n
-    finally:
-        busybox_pypod("pod", "rm", "-a", "-f", "-t", "0", timeout=120)
-        busybox_pypod("rm", "-a", "-f", "-t", "0", timeout=120)
-        for name in n.networks:
-            busybox_pypod("network", "rm", "-f", name, timeout=120)
-
-
-def _http_get(url: str, deadline: float = DEADLINE) -> str:
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                return resp.read().decode()
-        except OSError as exc:
-            if time.monotonic() > end:
-                raise AssertionError(f"{url} did not answer within {deadline}s: {exc}") from exc
-            time.sleep(0.1)
-
-
-def _httpd(text: str) -> list[str]:
-    return ["sh", "-c", f"mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"]
+    with networks_made_by_test(busybox_pypod, "t", (200, 250)) as nets:
+        yield nets
 
 
 def _host_links() -> str:
     return subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
-
-
-def _iptables() -> str:
-    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-
-
-def _netns_files(pp: Pypod) -> list[str]:
-    directory = os.path.join(pp.runroot, "netns")
-    return os.listdir(directory) if os.path.isdir(directory) else []
 
 
 def _bridge_macs(bridge: str) -> list[str]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import random
-import shutil
 import socket
 import subprocess
 import time
@@ -20,6 +18,13 @@ from typing import Iterator
 
 import pytest
 
+from nethelpers import bridge_links as _bridge_ports
+from nethelpers import free_port as _free_port
+from nethelpers import NetworksOfTest, networks_made_by_test
+from nethelpers import http_get as _http_get
+from nethelpers import httpd_command as _httpd
+from nethelpers import iptables_rules as _iptables
+from nethelpers import netns_files as _netns_files
 from pypodcli import Pypod, wait_for
 
 BUSYBOX = "localhost/busybox:latest"
@@ -27,49 +32,6 @@ DEADLINE = 30.0
 FETCH = "for i in $(seq 150); do wget -qO- {url} && exit 0; sleep 0.2; done; exit 1"
 PODMAN_NETWORK_KEYS = {"name", "id", "driver", "network_interface", "created", "subnets", "ipv6_enabled",
                        "internal", "dns_enabled", "labels", "options", "ipam_options"}  # fmt: skip
-
-
-def _missing_host_parts() -> str:
-    from pypod.libpod.network.netavark import aardvark_binary, netavark_binary
-
-    if os.geteuid() != 0:
-        return "needs root (bridges, iptables, network namespaces)"
-    if not netavark_binary():
-        return "netavark is not installed"
-    if not aardvark_binary():
-        return "aardvark-dns is not installed"
-    for tool in ("iptables-save", "iptables", "ip"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed"
-    return ""
-
-
-def _taken_subnets() -> list[ipaddress.IPv4Network]:
-    out = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
-    nets = []
-    for line in out.splitlines():
-        words = line.split()
-        word = words[1] if words and words[0] in ("local", "broadcast") and len(words) > 1 else (words or [""])[0]
-        try:
-            nets.append(ipaddress.ip_network(word, strict=False))
-        except ValueError:
-            continue
-    return [n for n in nets if n.prefixlen]
-
-
-def _free_subnet() -> str:
-    taken = _taken_subnets()
-    for _ in range(500):
-        net = ipaddress.ip_network(f"10.{random.randint(150, 199)}.{random.randint(0, 255)}.0/24")
-        if not any(net.overlaps(t) for t in taken):
-            return str(net)
-    raise AssertionError("no free 10.x /24 subnet on this host")
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _free_port_pair() -> int:
@@ -85,38 +47,6 @@ def _free_port_pair() -> int:
     raise AssertionError("no two consecutive free ports")
 
 
-def _iptables() -> str:
-    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-
-
-def _bridge_ports(bridge: str) -> list[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True, text=True).stdout
-    return [ln for ln in out.splitlines() if ln.strip()]
-
-
-def _netns_files(pp: Pypod) -> list[str]:
-    directory = os.path.join(pp.runroot, "netns")
-    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-
-
-def _httpd(text: str) -> list[str]:
-    return ["sh", "-c", f"mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"]
-
-
-def _http_get(url: str, deadline: float = DEADLINE) -> str:
-    import urllib.request
-
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                return resp.read().decode()
-        except OSError as exc:
-            if time.monotonic() > end:
-                raise AssertionError(f"{url} did not answer within {deadline}s: {exc}") from exc
-            time.sleep(0.1)
-
-
 def _unreachable(url: str) -> bool:
     import urllib.request
 
@@ -127,38 +57,13 @@ def _unreachable(url: str) -> bool:
     return False
 
 
-class Nets:
-    """The CLI plus the networks and named namespaces a test made (removed at teardown)."""
-
-    def __init__(self, pp: Pypod) -> None:
-        self.pp = pp
-        self.networks: list[str] = []
-        self.named_netns: list[str] = []
-
-    def create(self, *options: str) -> tuple[str, str, str]:
-        """A fresh network; returns (name, bridge, subnet)."""
-        suffix = os.urandom(3).hex()
-        name, bridge, subnet = f"nm{suffix}", f"pym{suffix}", _free_subnet()
-        self.networks.append(name)
-        self.pp.ok("network", "create", "--subnet", subnet, "--interface-name", bridge, *options, name)
-        return name, bridge, subnet
+Nets = NetworksOfTest
 
 
 @pytest.fixture
 def nets(busybox_pypod: Pypod) -> Iterator[Nets]:
-    reason = _missing_host_parts()
-    if reason:
-        pytest.skip(reason)
-    n = Nets(busybox_pypod)
-    try:
-        yield n
-    finally:
-        busybox_pypod("pod", "rm", "-a", "-f", "-t", "0", timeout=120)
-        busybox_pypod("rm", "-a", "-f", "-t", "0", timeout=120)
-        for name in n.networks:
-            busybox_pypod("network", "rm", "-f", name, timeout=120)
-        for name in n.named_netns:
-            subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+    with networks_made_by_test(busybox_pypod, "m", (150, 199)) as made:
+        yield made
 
 
 # --- tests ---------------------------------------------------------------------------------------

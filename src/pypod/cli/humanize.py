@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import time as _time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from pypod.errors import InvalidArgument
+from pypod.libpod.timefmt import podman_time, rfc3339nano
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY_MULT = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
@@ -153,34 +154,6 @@ def parse_time(value: str, now: float | None = None) -> float:
     except InvalidArgument:
         raise InvalidArgument(f"unable to interpret time value: {value}") from None
     return (_time.time() if now is None else now) - delta
-
-
-def _split_ts(ts: float | int) -> tuple[datetime, int]:
-    """(UTC datetime at whole seconds, nanoseconds)."""
-    if isinstance(ts, int) and ts > 10**15:  # nanoseconds since the epoch
-        secs, nanos = divmod(ts, 10**9)
-    else:
-        secs = int(ts // 1)
-        nanos = int(round((ts - secs) * 1e9))
-        if nanos >= 10**9:
-            secs, nanos = secs + 1, nanos - 10**9
-    return datetime.fromtimestamp(secs, tz=timezone.utc), nanos
-
-
-def _fraction(nanos: int) -> str:
-    return ("." + f"{nanos:09d}".rstrip("0")) if nanos else ""
-
-
-def rfc3339nano(ts: float | int) -> str:
-    """"2024-01-02T15:04:05.123456789Z" (trailing zeros of the fraction dropped, like Go). Ints > 1e15 are ns."""
-    dt, nanos = _split_ts(ts)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(nanos) + "Z"
-
-
-def podman_time(ts: float | int) -> str:
-    """"2024-01-02 15:04:05.123456789 +0000 UTC" (Go's time.Time String, in UTC)."""
-    dt, nanos = _split_ts(ts)
-    return dt.strftime("%Y-%m-%d %H:%M:%S") + _fraction(nanos) + " +0000 UTC"
 
 
 def rfc3339_to_podman_time(value: str) -> str:

@@ -144,7 +144,7 @@ def commit_container(ctr: "Container", reference: str | None = None, opts: Commi
 def _commit_container(ctr: "Container", reference: str | None, opts: CommitOptions | None) -> "Image":
     from pypod.libpod.container.model import ContainerStatus as S
     from pypod.libpod.storage import reference as refs
-    from pypod.libpod.storage.images import now_iso
+    from pypod.libpod.timefmt import now_rfc3339_micro
 
     opts = opts or CommitOptions()
     if opts.format not in ("oci", "docker"):
@@ -178,7 +178,7 @@ def _commit_container(ctr: "Container", reference: str | None, opts: CommitOptio
         with diff:
             layer = store.create_layer(base.top_layer or None, diff)
         diff_id = layer.diff_id if str(layer.diff_id).startswith("sha256:") else f"sha256:{layer.diff_id}"
-        config = build_config(ctr, base, diff_id, opts, now_iso())
+        config = build_config(ctr, base, diff_id, opts, now_rfc3339_micro())
         config_bytes = json.dumps(config).encode()
         layer_ids = [*base.layers, layer.id]
         manifest = build_manifest(rt.images, layer_ids, config_bytes, opts.format)

@@ -9,7 +9,6 @@ keyword overrides of :func:`load_config` (the CLI's global options).
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
@@ -63,6 +62,8 @@ def find_binary(name: str, candidates: tuple[str, ...] = ()) -> str:
     for path in candidates:
         if path and os.path.isfile(path) and os.access(path, os.X_OK):
             return path
+    import shutil  # not at import time: `ps`/`exists` need no shutil (bz2, lzma)
+
     return shutil.which(name) or ""
 
 

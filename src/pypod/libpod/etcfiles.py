@@ -7,16 +7,13 @@ import os
 from typing import Iterable
 
 from pypod.errors import InvalidArgument
+from pypod.libpod.osutil import write_atomic
 
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 
 
 def _write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode=0o644)
 
 
 def hosts_text(

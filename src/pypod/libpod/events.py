@@ -38,7 +38,7 @@ FILTER_KEYS = ("type", "event", "status", "container", "image", "pod", "volume",
 
 
 def _now_rfc3339nano() -> str:
-    from pypod.cli.humanize import rfc3339nano
+    from pypod.libpod.timefmt import rfc3339nano
 
     return rfc3339nano(time.time_ns())
 
@@ -69,7 +69,7 @@ class EventLog:
         **extra: Any,
     ) -> dict[str, Any]:
         """Append one event; returns the record written."""
-        from pypod.cli.humanize import rfc3339nano
+        from pypod.libpod.timefmt import rfc3339nano
 
         record: dict[str, Any] = {}
         mapped = {_EXTRA_FIELDS.get(k, k): v for k, v in extra.items() if v is not None}

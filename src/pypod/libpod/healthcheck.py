@@ -25,6 +25,7 @@ from pypod.errors import InvalidArgument, InvalidState, NoSuchContainer, PypodEr
 from pypod.libpod.container import lifecycle
 from pypod.libpod.container.model import ContainerStatus as S
 from pypod.libpod.container.model import HealthConfig
+from pypod.libpod.osutil import write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from pypod.libpod.container.container import Container
@@ -419,10 +420,7 @@ class Scheduler:
             pass
 
     def _write_pid(self) -> None:
-        tmp = _pid_path(self.rt) + ".tmp"
-        with open(tmp, "w", encoding="ascii") as fh:
-            fh.write(str(os.getpid()))
-        os.replace(tmp, _pid_path(self.rt))
+        write_atomic(_pid_path(self.rt), str(os.getpid()))
 
     def _unlock(self) -> None:
         try:

@@ -276,21 +276,7 @@ class Pod:
     # --- members ---------------------------------------------------------------------------
     def containers(self) -> list["Container"]:
         """Every container of the pod (infra included), states synced like ``ps``."""
-        from pypod.libpod.container import lifecycle
-
-        result = []
-        for config, state in self.rt.db.pod_containers(self.id):
-            ctr = self.rt._container(config, state)
-            if ctr.state.status in lifecycle.LIVE_STATES and (
-                lifecycle.read_exit(ctr) is not None or not lifecycle.conmon_alive(ctr)
-            ):
-                try:
-                    with ctr.lock():
-                        lifecycle.sync(ctr)
-                except NoSuchContainer:
-                    continue
-            result.append(ctr)
-        return result
+        return self.rt._synced_containers(self.rt.db.pod_containers(self.id))
 
     def infra(self) -> "Container | None":
         if not self.infra_id:

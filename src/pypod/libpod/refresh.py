@@ -7,9 +7,10 @@ missing, runs the refresh, then creates ``alive`` (holding the boot id) atomical
 
 from __future__ import annotations
 
-import fcntl
 import os
 from typing import TYPE_CHECKING, Callable
+
+from pypod.libpod.osutil import flocked, write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from pypod.libpod.config import EngineConfig
@@ -26,17 +27,6 @@ def boot_id() -> str:
         return ""
 
 
-def _write_atomically(path: str, data: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def ensure_refreshed(config: "EngineConfig", refresh_fn: Callable[[], None]) -> bool:
     """Run ``refresh_fn`` if this boot has not been refreshed yet; True when it ran here.
 
@@ -47,13 +37,9 @@ def ensure_refreshed(config: "EngineConfig", refresh_fn: Callable[[], None]) -> 
     if os.path.exists(alive):
         return False
     os.makedirs(config.tmpdir, mode=0o700, exist_ok=True)
-    fd = os.open(config.alive_lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flocked(config.alive_lock_path):
         if os.path.exists(alive):
             return False
         refresh_fn()
-        _write_atomically(alive, boot_id() + "\n")
+        write_atomic(alive, boot_id() + "\n", mode=0o600, fsync=True)
         return True
-    finally:
-        os.close(fd)  # closing the only descriptor releases the flock

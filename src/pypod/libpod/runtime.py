@@ -190,6 +190,10 @@ class Runtime:
         records = self.db.all_containers()
         if not records:
             return []  # no container modules (dataclasses...) to import for an empty listing
+        return self._synced_containers(records)
+
+    def _synced_containers(self, records: list[tuple[Any, Any]]) -> list["Container"]:
+        """Containers of (config, state) rows; live ones whose process ended are synced."""
         from pypod.libpod.container import lifecycle
 
         result = []

@@ -56,7 +56,7 @@ class Volume:
 
     def inspect(self) -> dict[str, Any]:
         """podman's `volume inspect` JSON object."""
-        from pypod.cli.humanize import rfc3339nano
+        from pypod.libpod.timefmt import rfc3339nano
 
         data: dict[str, Any] = {
             "Name": self.name,

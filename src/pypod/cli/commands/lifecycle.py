@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from pypod.cli.common import print_error as _error, parse_stop_timeout as _timeout
+
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
@@ -16,10 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RUNNING = ("running",)
 ACTIVE = ("running", "paused")
-
-
-def _error(exc: BaseException) -> None:
-    print(f"Error: {exc}", file=sys.stderr)
 
 
 def _read_cidfiles(paths: list[str]) -> list[str]:
@@ -90,17 +88,6 @@ def _each(
         if not quiet:
             print(label)
     return code
-
-
-def _timeout(value: str | None) -> int | None:
-    from pypod.errors import InvalidArgument
-
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidArgument(f'invalid argument "{value}" for "-t, --time" flag: strconv.ParseUint: parsing "{value}": invalid syntax') from None
 
 
 def _names(parser: "argparse.ArgumentParser") -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pypod.cli.common import print_error as _error
+
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
     from pypod.cli.main import Context
-
-
-def _error(exc: BaseException) -> None:
-    print(f"Error: {exc}", file=sys.stderr)
 
 
 def go_duration(ns: int) -> str:

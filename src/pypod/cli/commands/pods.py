@@ -11,6 +11,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from pypod.cli.common import print_error as _error, parse_stop_timeout as _timeout
+
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
@@ -27,23 +29,6 @@ PS_HEADERS = {
 PS_SORT = ("created", "id", "name", "number", "status")
 PS_FILTERS = ("ctr-ids", "ctr-names", "ctr-number", "ctr-status", "id", "label", "name", "network", "status", "until")
 POD_STATES = ("stopped", "running", "paused", "exited", "dead", "created", "degraded", "error")
-
-
-def _error(exc: BaseException) -> None:
-    print(f"Error: {exc}", file=sys.stderr)
-
-
-def _timeout(value: str | None) -> int | None:
-    from pypod.errors import InvalidArgument
-
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidArgument(
-            f'invalid argument "{value}" for "-t, --time" flag: strconv.ParseUint: parsing "{value}": invalid syntax'
-        ) from None
 
 
 def _targets(ctx: "Context", args: "argparse.Namespace") -> list[tuple[str, Any]]:

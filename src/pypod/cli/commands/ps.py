@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable
-
+TYPE_CHECKING = False  # not `typing` at run time
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
+    from typing import Any, Callable
 
     from pypod.cli.main import Context
 
@@ -377,8 +377,6 @@ def _size_of(rt: Any, ctr: Any) -> tuple[int, int] | None:
 
 
 def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
-    import json
-
     from pypod.cli.main import UsageError
     from pypod.errors import InvalidArgument
 

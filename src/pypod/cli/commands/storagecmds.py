@@ -6,6 +6,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pypod.cli.common import print_error as _error
+
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
@@ -17,10 +19,6 @@ ENGINE_PATHS = frozenset((
     "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/run", "/run/notify",
     "/run/.containerenv", "/run/secrets", "/sys",
 ))
-
-
-def _error(exc: BaseException) -> None:
-    print(f"Error: {exc}", file=sys.stderr)
 
 
 # --- export -------------------------------------------------------------------------

@@ -244,16 +244,9 @@ def _pct(part: int, whole: int) -> int:
 
 
 def _dir_size(path: str) -> int:
-    import os
+    from pypod.libpod.osutil import tree_size
 
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
+    return tree_size(path)
 
 
 # --- system prune / reset --------------------------------------------------------

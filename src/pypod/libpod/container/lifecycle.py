@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,8 @@ from pypod.errors import (
     PypodError,
 )
 from pypod.libpod.container.model import ContainerStatus as S
+from pypod.libpod.osutil import process_alive, write_atomic
+from pypod.libpod.timefmt import now_rfc3339
 
 if TYPE_CHECKING:  # pragma: no cover
     from pypod.libpod.container.container import Container
@@ -32,33 +33,7 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 MNT_DETACH = 2
 
 
-def now_rfc3339() -> str:
-    from pypod.libpod.oci.exitfile import rfc3339_nano
-
-    return rfc3339_nano(time.time_ns())
-
-
 # --- sync -----------------------------------------------------------------------------
-def process_alive(pid: int, comm: str = "") -> bool:
-    """Whether ``pid`` exists (and, given ``comm``, runs a program of that name)."""
-    if pid <= 0:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return False
-    # "<pid> (<comm>) <state> ..." ; a zombie counts as dead
-    close = stat.rfind(b")")
-    state = stat[close + 2 : close + 3]
-    if state in (b"Z", b"X"):
-        return False
-    if comm:
-        name = stat[stat.find(b"(") + 1 : close].decode(errors="replace")
-        return name == comm
-    return True
-
-
 def conmon_alive(ctr: "Container") -> bool:
     return process_alive(ctr.state.conmon_pid, "conmon")
 
@@ -401,10 +376,7 @@ def init(ctr: "Container", retain_retries: bool = False) -> None:
 
             spec = hookmod.run_precreate(hooks, spec)
         os.makedirs(ctr.bundle_path, mode=0o700, exist_ok=True)
-        tmp = os.path.join(ctr.bundle_path, "config.json.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(spec, fh, indent=1)
-        os.replace(tmp, os.path.join(ctr.bundle_path, "config.json"))
+        write_atomic(os.path.join(ctr.bundle_path, "config.json"), json.dumps(spec, indent=1))
         from pypod.libpod.container.repair import remove_conmon_files
 
         remove_conmon_files(ctr)

@@ -27,10 +27,8 @@ def _unlink(path: str) -> None:
         pass
 
 
-def remove_conmon_files(ctr: "Container") -> None:
-    """Attach socket, ctl fifo, oom marker and the exit files of the last run."""
-    for name in ("attach", "ctl", "winsz", "oom"):
-        _unlink(os.path.join(ctr.bundle_path, name))
+def _retire_exit_file(ctr: "Container") -> None:
+    """Rename ``exits/<id>`` to ``exits/<id>-old`` (removed when renaming fails)."""
     exits = ctr.rt.config.exits_dir
     exit_file = os.path.join(exits, ctr.id)
     if os.path.exists(exit_file):
@@ -38,6 +36,13 @@ def remove_conmon_files(ctr: "Container") -> None:
             os.replace(exit_file, os.path.join(exits, f"{ctr.id}-old"))
         except OSError:
             _unlink(exit_file)
+
+
+def remove_conmon_files(ctr: "Container") -> None:
+    """Attach socket, ctl fifo, oom marker and the exit files of the last run."""
+    for name in ("attach", "ctl", "winsz", "oom"):
+        _unlink(os.path.join(ctr.bundle_path, name))
+    _retire_exit_file(ctr)
     for name in ("exit", "oom"):
         _unlink(os.path.join(ctr.persist_dir, name))
 
@@ -128,13 +133,8 @@ def keep_exit_code(ctr: "Container") -> None:
     """Leave ``exits/<id>-old`` for a while (an attached `run --rm` reads it after removal)."""
     import time
 
+    _retire_exit_file(ctr)
     exits = ctr.rt.config.exits_dir
-    exit_file = os.path.join(exits, ctr.id)
-    if os.path.exists(exit_file):
-        try:
-            os.replace(exit_file, os.path.join(exits, f"{ctr.id}-old"))
-        except OSError:
-            _unlink(exit_file)
     try:
         names = os.listdir(exits)
     except OSError:

@@ -8,7 +8,6 @@ large pool (the shared default network) each tmpdir starts at its own place.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import json
 import os
@@ -16,6 +15,7 @@ import zlib
 from typing import Any, Iterable, Iterator
 
 from pypod.errors import InvalidArgument, NetworkError
+from pypod.libpod.osutil import flocked
 
 SPREAD_MIN_POOL = 4096
 
@@ -53,9 +53,7 @@ class IPAM:
         """The lease table of a network, locked, written back on success."""
         os.makedirs(self.dir, exist_ok=True)
         path = self._path(network_name)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(path) as fd:
             raw = b""
             while chunk := os.read(fd, 65536):
                 raw += chunk
@@ -72,8 +70,6 @@ class IPAM:
                 os.lseek(fd, 0, os.SEEK_SET)
                 os.ftruncate(fd, 0)
                 os.write(fd, encoded)
-        finally:
-            os.close(fd)
 
     def allocate(self, network: dict[str, Any], ctr_id: str, static_ip: str | None = None) -> str:
         """The container's address on ``network`` (its existing lease, ``static_ip``, or the next free one)."""

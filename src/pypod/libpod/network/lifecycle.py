@@ -19,6 +19,7 @@ from pypod.libpod.network.ipam import IPAM
 from pypod.libpod.network.netavark import Netavark, check_ports, free_host_port
 from pypod.libpod.network.netns import create_netns, is_netns, remove_netns
 from pypod.libpod.network.store import DEFAULT_NETWORK, NetworkStore
+from pypod.libpod.osutil import process_alive
 
 NON_BRIDGE_MODES = ("none", "host", "slirp4netns", "pasta", "")
 
@@ -246,16 +247,6 @@ def _scratch_netns_path(runroot: str) -> str:
     return os.path.join(netns_dir(runroot), f"scratch-{os.getpid()}-{uuid.uuid4().hex[:12]}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def remove_stale_netns(config: Any, keep: set[str]) -> list[str]:
     """Unmount and delete namespace files under ``<runroot>/netns`` except ``keep`` and the
     scratch namespaces of live processes; returns the removed paths."""
@@ -273,7 +264,7 @@ def remove_stale_netns(config: Any, keep: set[str]) -> list[str]:
             continue
         if name.startswith("scratch-"):
             pid = name.split("-")[1]
-            if not pid.isdecimal() or _pid_alive(int(pid)):
+            if not pid.isdecimal() or process_alive(int(pid)):
                 continue
         with contextlib.suppress(PypodError, OSError):
             remove_netns(path)

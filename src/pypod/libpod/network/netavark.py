@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import socket
@@ -16,6 +15,7 @@ import subprocess
 from typing import Any, Iterator
 
 from pypod.errors import NetworkError
+from pypod.libpod.osutil import flocked
 
 NETAVARK_PATHS = ("/usr/libexec/podman/netavark", "/usr/lib/podman/netavark", "/usr/local/libexec/podman/netavark")
 AARDVARK_PATHS = ("/usr/libexec/podman/aardvark-dns", "/usr/lib/podman/aardvark-dns", "/usr/local/libexec/podman/aardvark-dns")
@@ -90,12 +90,8 @@ class Netavark:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         path = GLOBAL_LOCK if os.path.isdir(os.path.dirname(GLOBAL_LOCK)) else os.path.join(self.config_dir, "pypod.lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(path):
             yield
-        finally:
-            os.close(fd)
 
     @staticmethod
     def options(
@@ -182,11 +178,7 @@ class Netavark:
         if check_host_ports and port_mappings:
             check_ports(port_mappings)
         opts = self.options(ctr_id, ctr_name, networks, network_info, port_mappings, dns_servers)
-        out = self._run("setup", netns_path, opts)
-        try:
-            return json.loads(out) if out else {}
-        except ValueError as exc:
-            raise NetworkError(f"netavark setup printed something that is not JSON: {out[:200]}") from exc
+        return self.setup_options(netns_path, opts)
 
     def setup_options(self, netns_path: str, opts: dict[str, Any]) -> dict[str, Any]:
         """Setup from a prepared options dict (as built by :meth:`options`)."""

@@ -7,17 +7,17 @@ default network ``podman`` (bridge ``pypod0``, 10.87.0.0/16) is written on first
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import ipaddress
 import json
 import os
 import re
 import secrets
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from pypod.errors import AlreadyExists, InvalidArgument, NoSuchNetwork, AmbiguousName
+from pypod.libpod.osutil import flocked
+from pypod.libpod.timefmt import now_rfc3339_micro
 
 DEFAULT_NETWORK = "podman"
 DEFAULT_INTERFACE = "pypod0"
@@ -35,10 +35,6 @@ def network_config_dir(config: Any) -> str:
     if configured and configured != _PODMAN_CONFIG_DIR:
         return configured
     return os.path.join(config.root, "networks")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _host_routes() -> list[ipaddress.IPv4Network]:
@@ -81,12 +77,8 @@ class NetworkStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         os.makedirs(self.dir, exist_ok=True)
-        fd = os.open(os.path.join(self.dir, ".pypod-networks.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(os.path.join(self.dir, ".pypod-networks.lock")):
             yield
-        finally:
-            os.close(fd)
 
     def _write(self, network: dict[str, Any]) -> None:
         path = self._path(network["name"])
@@ -132,7 +124,7 @@ class NetworkStore:
             "id": hashlib.sha256(DEFAULT_NETWORK.encode()).hexdigest(),
             "driver": "bridge",
             "network_interface": DEFAULT_INTERFACE,
-            "created": _now(),
+            "created": now_rfc3339_micro(),
             "subnets": [{"subnet": str(net), "gateway": str(net.network_address + 1)}],
             "ipv6_enabled": False,
             "internal": False,
@@ -215,7 +207,7 @@ class NetworkStore:
                 "id": secrets.token_hex(32),
                 "driver": "bridge",
                 "network_interface": interface_name,
-                "created": _now(),
+                "created": now_rfc3339_micro(),
                 "subnets": [subnet_entry],
                 "ipv6_enabled": False,
                 "internal": bool(internal),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+
+from pypod.libpod.timefmt import rfc3339_fixed
 
 
 @dataclass
@@ -13,13 +14,6 @@ class ExitInfo:
     code: int
     finished_at: str  # RFC 3339 with nanoseconds, UTC
     oom: bool
-
-
-def rfc3339_nano(ns: int) -> str:
-    """Format nanoseconds since the epoch as ``2006-01-02T15:04:05.999999999Z``."""
-    seconds, frac = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{frac:09d}Z"
 
 
 def read_exit(exits_dir: str, persist_dir: str, ctr_id: str) -> ExitInfo | None:
@@ -42,5 +36,5 @@ def read_exit(exits_dir: str, persist_dir: str, ctr_id: str) -> ExitInfo | None:
         except ValueError:
             continue
         oom = os.path.exists(os.path.join(persist_dir, "oom"))
-        return ExitInfo(code=code, finished_at=rfc3339_nano(stamp), oom=oom)
+        return ExitInfo(code=code, finished_at=rfc3339_fixed(stamp), oom=oom)
     return None

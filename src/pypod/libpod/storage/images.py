@@ -9,7 +9,6 @@ exact.  The image ID is the sha256 of the config bytes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -19,7 +18,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
 from pypod.errors import AmbiguousName, InvalidArgument, NoSuchImage, StorageError
+from pypod.libpod.osutil import flocked, write_atomic
 from pypod.libpod.storage import reference as refs
+from pypod.libpod.timefmt import now_rfc3339_micro
 
 if TYPE_CHECKING:  # pragma: no cover
     from pypod.libpod.storage.store import Store
@@ -67,11 +68,6 @@ class Image:
         return not self.names
 
 
-def now_iso() -> str:
-    """The current UTC time in RFC 3339 with nanosecond-style precision (podman's format)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def parse_time(text: str) -> datetime:
     """Parse an RFC 3339 timestamp as written in image configs (nanoseconds tolerated)."""
     text = (text or "").strip()
@@ -107,12 +103,8 @@ class ImageStore:
     @contextlib.contextmanager
     def _locked(self, exclusive: bool = True) -> Iterator[None]:
         os.makedirs(self.dir, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        with flocked(self.lock_path, shared=not exclusive):
             yield
-        finally:
-            os.close(fd)
 
     def _read_records(self) -> list[dict[str, Any]]:
         try:
@@ -125,12 +117,7 @@ class ImageStore:
         return data if isinstance(data, list) else []
 
     def _write_records(self, records: list[dict[str, Any]]) -> None:
-        tmp = f"{self.json_path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(json.dumps(records, separators=(",", ":")).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.json_path)
+        write_atomic(self.json_path, json.dumps(records, separators=(",", ":")), fsync=True)
         dfd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(dfd)
@@ -302,7 +289,7 @@ class ImageStore:
                     "names-history": [],
                     "layer": layers[-1] if layers else "",
                     "layers": list(layers),
-                    "created": now_iso(),
+                    "created": now_rfc3339_micro(),
                     "big-data-names": [MANIFEST_FILE, CONFIG_FILE],
                 }
                 records.append(record)

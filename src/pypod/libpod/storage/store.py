@@ -16,33 +16,24 @@ are extracted into a staging directory, synced, renamed into place and then reco
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import ctypes
 import errno
 import fcntl
-import gzip
-import hashlib
 import json
 import os
-import secrets
 import shutil
 import stat
 import subprocess
-import tarfile
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, IO, Any, BinaryIO, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import tarfile
 
 from pypod.errors import InUse, InvalidArgument, NoSpace, NoSuchLayer, StorageError
-from pypod.libpod.storage.archive import (
-    OVERLAY_OPAQUE_XATTR,
-    WHITEOUT_OPAQUE,
-    WHITEOUT_PREFIX,
-    extract_stream,
-)
 
 _LINK_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _CHUNK = 1 << 20
@@ -69,7 +60,7 @@ def _now() -> str:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -124,6 +115,7 @@ def _is_whiteout(st: os.stat_result) -> bool:
 
 
 def _is_opaque(path: str) -> bool:
+    from pypod.libpod.storage.archive import OVERLAY_OPAQUE_XATTR
     try:
         return os.getxattr(path, OVERLAY_OPAQUE_XATTR, follow_symlinks=False) == b"y"
     except OSError:
@@ -321,7 +313,7 @@ class Store:
     @contextlib.contextmanager
     def _staging(self) -> Iterator[tuple[str, str]]:
         """A staging dir (+ its blobs dir) removed unless renamed away; flock marks it live."""
-        name = f"staging-{secrets.token_hex(8)}"
+        name = f"staging-{os.urandom(8).hex()}"
         stage = os.path.join(self.driver_dir, name)
         blobs = os.path.join(self.layers_dir, f"{name}.blobs")
         lock = os.path.join(self.layers_dir, f"{name}.lock")
@@ -358,6 +350,7 @@ class Store:
         return stage
 
     def _finish_overlay_dir(self, stage: str, parent: str | None, entries: dict[str, dict[str, Any]]) -> str:
+        import secrets
         link = "".join(secrets.choice(_LINK_CHARS) for _ in range(26))
         with open(os.path.join(stage, "link"), "w") as f:
             f.write(link)
@@ -399,6 +392,9 @@ class Store:
         self, parent: str | None, tar_stream: IO[bytes], *, compressed_digest: str | None = None
     ) -> Layer:
         """Apply a (maybe compressed) layer tar on ``parent``; reuse an identical layer."""
+        import gzip
+        import hashlib
+        from pypod.libpod.storage.archive import extract_stream
         if parent is not None:
             pentry = self._entry(parent)
             if pentry.get("kind") == "container":
@@ -449,7 +445,7 @@ class Store:
         """Create an empty read-write layer on top of an image layer; return its id."""
         if parent_layer_id is not None:
             self._entry(parent_layer_id)
-        lid = secrets.token_hex(32)
+        lid = os.urandom(32).hex()
         with self.creating(), self._staging() as (stage, blobs):
             self._prepare_root(stage, parent_layer_id)
             with _flock(self._lock_path):
@@ -557,6 +553,10 @@ class Store:
     # --- tar-split -------------------------------------------------------------
     def layer_tar(self, layer_id: str) -> BinaryIO:
         """The layer's uncompressed tar, byte-identical to the one it was created from."""
+        import base64
+        import gzip
+        import hashlib
+        import tempfile
         entry = self._entry(layer_id)
         if entry.get("kind") == "container":
             raise InvalidArgument(f"layer {layer_id} is a container layer: use diff_tar")
@@ -782,6 +782,9 @@ class Store:
 
     def diff_tar(self, layer_id: str) -> BinaryIO:
         """An uncompressed tar of a container layer's changes, with OCI whiteouts."""
+        import tarfile
+        import tempfile
+        from pypod.libpod.storage.archive import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
         e = self._entry(layer_id)
         out = tempfile.TemporaryFile(dir=self.storage_root)
         tf = tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT)
@@ -843,6 +846,7 @@ class Store:
 
     def export(self, layer_id: str, fileobj: IO[bytes]) -> None:
         """Write a tar of the layer's full root filesystem (as mounted) to ``fileobj``."""
+        import tarfile
         root = self.mount(layer_id)
         try:
             with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.PAX_FORMAT) as tf:
@@ -879,6 +883,8 @@ def _add_path(tf: tarfile.TarFile, full: str, rel: str) -> None:
 
 
 def _add_whiteout(tf: tarfile.TarFile, reldir: str, name: str, st: os.stat_result) -> None:
+    import tarfile
+    from pypod.libpod.storage.archive import WHITEOUT_PREFIX
     wh = f"{WHITEOUT_PREFIX}{name}"
     info = tarfile.TarInfo(f"{reldir}/{wh}" if reldir else wh)
     info.mode = 0o600

@@ -637,7 +637,7 @@ def _import_rootfs(
     changes: Iterable[str],
     message: str,
 ) -> "Image":
-    from pypod.libpod.storage.images import now_iso
+    from pypod.libpod.timefmt import now_rfc3339_micro
 
     name = refs.normalize_name(reference) if reference else None
     section: dict[str, Any] = {}
@@ -656,7 +656,7 @@ def _import_rootfs(
     try:
         layer = store.create_layer(None, stream)
         diff = layer.diff_id if str(layer.diff_id).startswith("sha256:") else f"sha256:{layer.diff_id}"
-        created = now_iso()
+        created = now_rfc3339_micro()
         config = {
             "created": created,
             "architecture": go_arch(),

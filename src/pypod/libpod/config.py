@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import Any
 
 from pypod.errors import InvalidArgument, OCIRuntimeError
+
+TYPE_CHECKING = False  # typing (~2-3 ms with re) is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 DEFAULT_ROOT = "/var/lib/pypod"
 DEFAULT_RUNROOT = "/run/pypod"

@@ -57,14 +57,42 @@ def _path(obj: Any, attr: str, fallback: str = "") -> str:
         return fallback
 
 
-def _image_config(rt: Any, cfg: Any) -> tuple[dict[str, Any], Any]:
+class _ImageRecord:
+    """What inspect shows of the container's image (digest, layer IDs; no size)."""
+
+    def __init__(self, digest: str, layers: list[str]) -> None:
+        self.digest, self.layers, self.size = digest, layers, 0
+
+
+def _read_image(storage_root: str, image_id: str) -> tuple[dict[str, Any], Any]:
+    """The image's config and record read straight from ``overlay-images`` (as ImageStore
+    stores them: images.json is replaced atomically, so no lock) without importing the image
+    store, the layer store or hashlib: ``inspect`` of a container needs nothing else."""
+    import json
+
+    image_dir = os.path.join(os.path.abspath(storage_root), "overlay-images")
+    with open(os.path.join(image_dir, "images.json"), "rb") as f:
+        records = json.load(f)
+    for record in records:
+        if record["id"] == image_id:
+            with open(os.path.join(image_dir, image_id, "config"), "rb") as f:
+                config = json.load(f)
+            return config, _ImageRecord(record.get("digest", ""), list(record.get("layers") or []))
+    raise LookupError(image_id)
+
+
+def _image_config(rt: Any, cfg: Any, size: bool = False) -> tuple[dict[str, Any], Any]:
     if not cfg.image_id:
         return {}, None
     try:
-        img = rt.images.get(cfg.image_id)
+        if size:  # the image's size comes from the layer store
+            img = rt.images.get(cfg.image_id)
+            config = img.config
+        else:
+            config, img = _read_image(rt.config.storage_root, cfg.image_id.removeprefix("sha256:"))
     except Exception:  # noqa: BLE001 - the image may be gone (podman still inspects)
         return {}, None
-    return ((img.config or {}).get("config") or {}), img
+    return ((config or {}).get("config") or {}), img
 
 
 def _ulimits(cfg: Any, engine: Any) -> list[dict[str, Any]]:
@@ -167,7 +195,7 @@ def _ns_mode(value: str, default: str = "private") -> str:
 def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> dict[str, Any]:
     """The dict `podman container inspect` prints for one container."""
     cfg, st = ctr.config, ctr.state
-    icfg, img = _image_config(rt, cfg)
+    icfg, img = _image_config(rt, cfg, size)
     engine = getattr(rt, "config", None)
     entry = cfg.entrypoint if cfg.entrypoint is not None else list(icfg.get("Entrypoint") or [])
     if cfg.command is not None:
@@ -202,7 +230,8 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
     driver = getattr(engine, "storage_driver", "overlay") or "overlay"
     store = None
     try:
-        store = rt.store
+        # the layer store only for --size; the overlay paths are plain strings
+        store = rt.store if size else _StorePaths(rt.config.storage_root)
     except Exception:  # noqa: BLE001 - inspect works without storage
         pass
     graph_data = _graph_data(store, img, cfg, st, driver, status)
@@ -399,6 +428,13 @@ def _annotations(cfg: Any) -> dict[str, str]:
     }
     out.update(cfg.annotations)
     return dict(sorted(out.items()))
+
+
+class _StorePaths:
+    """``Store.driver_dir`` of the overlay driver, without importing the layer store."""
+
+    def __init__(self, storage_root: str) -> None:
+        self.driver_dir = os.path.join(os.path.abspath(storage_root), "overlay")
 
 
 def _graph_data(store: Any, img: Any, cfg: Any, st: Any, driver: str, status: str) -> dict[str, str]:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing (~2-3 ms with re) is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 
 class ContainerStatus:
@@ -41,7 +44,7 @@ class HealthConfig:
     on_failure: str = "none"  # none|kill|restart|stop
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)  # methods from _plain_methods: no generated code to exec
 class ContainerConfig:
     """Everything `create` decided; rewritten only by rename and renumber."""
 
@@ -130,7 +133,7 @@ class ContainerConfig:
         return _build(cls, values)
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)  # methods from _plain_methods
 class ContainerState:
     """What changes while the container lives; reset by refresh after a reboot."""
 
@@ -165,6 +168,63 @@ class ContainerState:
     def from_dict(cls, data: dict[str, Any]) -> "ContainerState":
         known = cls.__dataclass_fields__  # the field names (no ClassVar here); `fields()` is slow in ps loops
         return _build(cls, {k: v for k, v in data.items() if k in known})
+
+
+_MISSING = object()
+
+
+def _plain_methods(cls: Any) -> None:
+    """Give ``cls`` the ``__init__``, ``__repr__`` and ``__eq__`` that ``@dataclass`` generates, as
+    plain functions over its fields: ``@dataclass`` builds them by compiling source text, which
+    for ~90 fields is most of the import cost of this module (paid by every command and by
+    conmon's exit command).  Same signature rules, defaults, factories and field order."""
+    fields = tuple(cls.__dataclass_fields__.values())
+    names = tuple(f.name for f in fields)
+    known = frozenset(names)
+    defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+    factories = {f.name: f.default_factory for f in fields if f.default_factory is not dataclasses.MISSING}
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(names):
+            raise TypeError(f"__init__() takes {len(names) + 1} positional arguments but {len(args) + 1} were given")
+        for key in kwargs:
+            if key not in known:
+                raise TypeError(f"__init__() got an unexpected keyword argument '{key}'")
+        for key in names[: len(args)]:
+            if key in kwargs:
+                raise TypeError(f"__init__() got multiple values for argument '{key}'")
+        given = dict(zip(names, args))
+        attrs = self.__dict__
+        for name in names:
+            value = given.get(name, _MISSING)
+            if value is _MISSING:
+                value = kwargs.get(name, _MISSING)
+            if value is _MISSING:
+                if name in defaults:
+                    value = defaults[name]
+                elif name in factories:
+                    value = factories[name]()
+                else:
+                    raise TypeError(f"__init__() missing 1 required positional argument: '{name}'")
+            attrs[name] = value
+
+    def __repr__(self: Any) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__qualname__}({inner})"
+
+    def __eq__(self: Any, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return tuple(getattr(self, name) for name in names) == tuple(getattr(other, name) for name in names)
+
+    for func in (__init__, __repr__, __eq__):
+        func.__qualname__ = f"{cls.__qualname__}.{func.__name__}"
+        setattr(cls, func.__name__, func)
+    cls.__hash__ = None  # as @dataclass with eq=True
+
+
+_plain_methods(ContainerConfig)
+_plain_methods(ContainerState)
 
 
 def _build(cls: Any, values: dict[str, Any]) -> Any:

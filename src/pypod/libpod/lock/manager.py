@@ -12,9 +12,12 @@ import os
 import threading
 import time
 from contextlib import AbstractContextManager, contextmanager
-from typing import Iterator
 
 from pypod.errors import InvalidArgument, Timeout
+
+TYPE_CHECKING = False  # typing (~2-3 ms with re) is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterator
 
 RUNTIME_LOCK = "runtime"
 

@@ -8,10 +8,10 @@ Each public method is one transaction unless called inside :meth:`Database.trans
 
 from __future__ import annotations
 
+import _thread  # threading.RLock() makes a _thread.RLock; `threading` itself costs ~0.5 ms to import
 import json
 import os
 import sqlite3
-import threading
 from contextlib import contextmanager
 
 from pypod.errors import (
@@ -116,7 +116,7 @@ class Database:
         self.root = root
         self.runroot = runroot
         self.storage_driver = storage_driver
-        self._mutex = threading.RLock()
+        self._mutex = _thread.RLock()
         self._depth = 0
         self.corrupt_containers: dict[str, str] = {}  # id -> why its row does not decode
         parent = os.path.dirname(os.path.abspath(path))

@@ -79,3 +79,13 @@ def tree_size(path: str) -> int:
             except OSError:
                 pass
     return total
+
+
+def random_choice(items: str | tuple[str, ...] | list[str]) -> str:
+    """A uniform choice from the kernel's random bytes, as ``secrets.choice`` (rejection sampling,
+    no modulo bias), without importing ``secrets`` (random, hmac, hashlib: ~4 ms per command)."""
+    bits = (len(items) - 1).bit_length()
+    while True:
+        index = int.from_bytes(os.urandom((bits + 7) // 8), "big") >> (-bits % 8)
+        if index < len(items):
+            return items[index]

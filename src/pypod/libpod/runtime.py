@@ -278,8 +278,6 @@ class Runtime:
             return self._create_container(cfg)
 
     def _create_container(self, cfg: "ContainerConfig") -> "Container":
-        import secrets
-
         from pypod.libpod.container import lifecycle
         from pypod.libpod.container.model import ContainerState
         from pypod.libpod.container.names import random_name
@@ -314,7 +312,7 @@ class Runtime:
             generated = not cfg.name
             for attempt in range(NAME_ATTEMPTS):
                 if generated:
-                    cfg.name = random_name() if attempt < NAME_ATTEMPTS // 2 else f"{random_name()}_{secrets.token_hex(2)}"
+                    cfg.name = random_name() if attempt < NAME_ATTEMPTS // 2 else f"{random_name()}_{os.urandom(2).hex()}"
                 try:
                     cfg.lock_id = self.db.add_container(cfg.id, cfg.name, cfg.pod_id or None, cfg.to_dict(), state.to_dict())
                     break

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+from pypod.libpod.osutil import random_choice
 
 ADJECTIVES = (
     "admiring", "adoring", "agitated", "amazing", "angry", "awesome", "blissful", "bold", "boring",
@@ -41,4 +41,5 @@ SURNAMES = (
 
 def random_name() -> str:
     """A name like ``happy_turing`` (callers retry on a clash)."""
-    return f"{secrets.choice(ADJECTIVES)}_{secrets.choice(SURNAMES)}"
+    return f"{random_choice(ADJECTIVES)}_{random_choice(SURNAMES)}"
+

@@ -13,7 +13,6 @@ import os
 import select
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -270,6 +269,8 @@ def run_exec(
         raise OCIRuntimeError("detached exec with a terminal is not supported")
     process = dict(process)
     process["terminal"] = bool(tty)
+    import tempfile  # exec only: start/stop need not import it (random, shutil)
+
     workdir = tempfile.mkdtemp(prefix="pypod-exec-")
     try:
         spec_path = os.path.join(workdir, "process.json")

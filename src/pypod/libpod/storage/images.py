@@ -9,7 +9,6 @@ exact.  The image ID is the sha256 of the config bytes.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -265,6 +264,8 @@ class ImageStore:
             raise StorageError(f"image config or manifest is not JSON: {exc}") from None
         if not isinstance(config, dict):
             raise StorageError("image config is not a JSON object")
+        import hashlib  # only here: ~2 ms of import that create/ps/inspect need not pay
+
         image_id = hashlib.sha256(config_bytes).hexdigest()
         digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
         with self._locked():

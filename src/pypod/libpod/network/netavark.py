@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import subprocess
-from typing import Any, Iterator
+from typing import Any
 
 from pypod.errors import NetworkError
 from pypod.libpod.osutil import flocked
@@ -87,11 +87,11 @@ class Netavark:
         self.binary = binary or netavark_binary()
         self.aardvark = aardvark or aardvark_binary()
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        path = GLOBAL_LOCK if os.path.isdir(os.path.dirname(GLOBAL_LOCK)) else os.path.join(self.config_dir, "pypod.lock")
-        with flocked(path):
-            yield
+    def _lock_path(self) -> str:
+        """The host-wide lock serialising netavark calls (bridges and iptables are shared)."""
+        if os.path.isdir(os.path.dirname(GLOBAL_LOCK)):
+            return GLOBAL_LOCK
+        return os.path.join(self.config_dir, "pypod.lock")
 
     @staticmethod
     def options(
@@ -145,7 +145,13 @@ class Netavark:
         if self.aardvark:
             argv.append(f"--aardvark-binary={self.aardvark}")
         argv += [verb, netns_path]
-        with self._lock():
+        lock_path = self._lock_path()
+        wrapper = _first_executable(("/usr/bin/flock", "/bin/flock"), "flock")
+        if wrapper:
+            # flock(1) holds the host-wide lock until netavark exits, even when pypod is killed
+            # mid-call; -o keeps it out of aardvark-dns, which netavark leaves running
+            argv = [wrapper, "-o", lock_path, *argv]
+        with contextlib.nullcontext() if wrapper else flocked(lock_path):
             try:
                 proc = subprocess.run(
                     argv,

@@ -1,7 +1,7 @@
 """`kill -9` in the middle of loading a 150 MB image (issue 2 acceptance).
 
 The archive is a docker-archive with one layer holding 150 MB of random data.  `pypod load`
-is killed once while it copies the archive out (work dir under storage/tmp) and once while it
+is killed once while it copies an archive given on stdin out (work dir under storage/tmp) and once while it
 extracts the layer (staging dir); after each kill no half image shows in `images`, the next
 `load` succeeds, the database passes `PRAGMA integrity_check`, and no work dir, staging dir or
 layer directory unknown to the layer metadata is left behind.
@@ -74,9 +74,13 @@ def big_archive(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def _kill_when(p: Pypod, archive: str, directory: str, threshold: int) -> None:
+def _kill_when(p: Pypod, archive: str, directory: str, threshold: int, stdin: bool = False) -> None:
     """Start `load`, SIGKILL it once ``directory`` holds ``threshold`` bytes (or it ended)."""
-    proc = p.popen("load", "-q", "-i", archive, stdout=None, stderr=None)
+    if stdin:  # only an archive on stdin is copied out (a plain tar file is read in place)
+        with open(archive, "rb") as f:
+            proc = p.popen("load", "-q", stdin=f, stdout=None, stderr=None)
+    else:
+        proc = p.popen("load", "-q", "-i", archive, stdout=None, stderr=None)
     try:
         deadline = time.monotonic() + 60
         while proc.poll() is None and tree_size(directory) < threshold:
@@ -123,7 +127,7 @@ def test_kill9_mid_load_of_150mb_image(pypod: Pypod, big_archive: str, phase: st
         pytest.skip("needs root (overlay layer store)")
     storage = os.path.join(pypod.root, "storage")
     if phase == "copying-archive":
-        _kill_when(pypod, big_archive, os.path.join(storage, "tmp"), SIZE // 3)
+        _kill_when(pypod, big_archive, os.path.join(storage, "tmp"), SIZE // 3, stdin=True)
     else:
         _kill_when(pypod, big_archive, os.path.join(storage, "overlay"), SIZE // 3)
 

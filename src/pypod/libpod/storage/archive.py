@@ -562,13 +562,17 @@ def extract_stream(
     if whiteouts not in ("overlay", "vfs"):
         raise StorageError(f"unknown whiteout mode {whiteouts!r}")
     compressed = HashingReader(stream)
-    plain = HashingReader(open_maybe_compressed(compressed))
-    rec = _Recorder(plain)
+    opened = open_maybe_compressed(compressed)
+    # an uncompressed stream is hashed once: its bytes are the compressed and the plain ones
+    plain = compressed if isinstance(opened, _PrefixedReader) else HashingReader(opened)
+    rec = _Recorder(opened if plain is compressed else plain)
     ex = _Extractor(target_dir, whiteouts, blobs_dir)
     segments: list[dict[str, Any]] = []
     try:
         try:
-            tf = tarfile.open(fileobj=rec, mode="r|", errorlevel=2)  # type: ignore[call-overload]
+            # 1 MiB reads: tarfile's default stream buffer (10 KiB) means ~20 reads per MiB
+            # through every Python reader layer
+            tf = tarfile.open(fileobj=rec, mode="r|", errorlevel=2, bufsize=_CHUNK)  # type: ignore[call-overload]
             prev_end = 0
             while True:
                 info = tf.next()

@@ -17,20 +17,19 @@ are extracted into a staging directory, synced, renamed into place and then reco
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import json
 import os
 import shutil
 import stat
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, IO, Any, BinaryIO, Callable, Iterable, Iterator
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:
+    import ctypes  # pragma: no cover
     import tarfile
 
 from pypod.errors import InUse, InvalidArgument, NoSpace, NoSuchLayer, StorageError
@@ -88,7 +87,9 @@ def _flock(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _libc() -> ctypes.CDLL:
+def _libc() -> "ctypes.CDLL":
+    import ctypes  # lazily: ~2 ms of import that listing images need not pay
+
     return ctypes.CDLL(None, use_errno=True)
 
 
@@ -342,6 +343,8 @@ class Store:
             return stage
         os.rmdir(stage)
         src = self.layer_dir(parent)
+        import subprocess
+
         proc = subprocess.run(
             ["cp", "-a", "--reflink=auto", src, stage], capture_output=True, text=True, check=False
         )
@@ -672,6 +675,8 @@ class Store:
         os.makedirs(target, 0o700, exist_ok=True)
         if len(opts) < 4000:
             libc = _libc()
+            import ctypes
+
             rc = libc.mount(b"overlay", os.fsencode(target), b"overlay", ctypes.c_ulong(flags), opts.encode())
             if rc != 0:
                 err = ctypes.get_errno()
@@ -679,6 +684,8 @@ class Store:
             return
         rel = opts.replace(base + "/", "")
         mopts = rel + ",nodev" + (",ro" if flags & MS_RDONLY else "")
+        import subprocess
+
         proc = subprocess.run(
             ["mount", "-t", "overlay", "overlay", "-o", mopts, target],
             cwd=base,

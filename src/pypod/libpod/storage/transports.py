@@ -1,7 +1,8 @@
 """Image archives: load and save docker-archive and oci-archive tars, import a root filesystem.
 
-Loading first copies the archive's regular files out of the (possibly compressed) outer tar
-into a private temporary directory, hashing each one; then the format is detected and every
+Loading indexes a plain outer tar file in place (member offsets; contents are read where they
+lie, never copied); a compressed archive or stdin is first copied out into a private temporary
+directory, hashing each file.  Then the format is detected and every
 blob is checked against the digest and size that name it before a layer is created.  Layers
 created by a load that fails are deleted again, so nothing half-registered remains.
 """
@@ -17,6 +18,7 @@ import posixpath
 import re
 import shlex
 import shutil
+import stat
 import tarfile
 import tempfile
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Iterable
@@ -40,6 +42,7 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ\x00")
 UNSUPPORTED = "payload does not match any of the supported image formats (oci-archive, docker-archive)"
 
 
@@ -102,15 +105,78 @@ def _clean_name(name: str) -> str:
     return "" if name == "." else name
 
 
+class _Member:
+    """One regular file of the outer archive: ``size`` bytes at ``offset`` of ``path``."""
+
+    __slots__ = ("path", "offset", "size", "_digest")
+
+    def __init__(self, path: str, offset: int, size: int, digest: str | None = None) -> None:
+        self.path, self.offset, self.size, self._digest = path, offset, size, digest
+
+    def open(self) -> IO[bytes]:
+        return _Section(self.path, self.offset, self.size)
+
+    def read(self) -> bytes:
+        with self.open() as f:
+            return f.read()
+
+    def head(self, n: int) -> bytes:
+        with self.open() as f:
+            return f.read(n)
+
+    @property
+    def digest(self) -> str:
+        """sha256 hex of the content, computed on first use (in place, 1 MiB reads)."""
+        if self._digest is None:
+            hasher = hashlib.sha256()
+            with self.open() as f:
+                while chunk := f.read(CHUNK):
+                    hasher.update(chunk)
+            self._digest = hasher.hexdigest()
+        return self._digest
+
+
+class _Section(io.RawIOBase):
+    """Read ``size`` bytes at ``offset`` of a file; short data is an invalid archive."""
+
+    def __init__(self, path: str, offset: int, size: int) -> None:
+        super().__init__()
+        self._f = open(path, "rb", buffering=0)
+        self._f.seek(offset)
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        n = self._left if size is None or size < 0 else min(size, self._left)
+        if n <= 0:
+            return b""
+        data = self._f.read(n) or b""
+        if not data:
+            raise StorageError("invalid archive: truncated member")
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
 class _Unpacked:
     """The regular files of an outer archive, by their (link-resolved) names."""
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self.files: dict[str, tuple[str, str, int]] = {}  # name -> (local path, sha256 hex, size)
+        self.files: dict[str, _Member] = {}
         self.links: dict[str, str] = {}
 
-    def find(self, name: str) -> tuple[str, str, int] | None:
+    def find(self, name: str) -> _Member | None:
         name = _clean_name(name)
         for _ in range(16):
             if name in self.files:
@@ -120,30 +186,78 @@ class _Unpacked:
             name = self.links[name]
         return None
 
-    def need(self, name: str, what: str) -> tuple[str, str, int]:
+    def need(self, name: str, what: str) -> _Member:
         found = self.find(name)
         if found is None:
             raise HostileArchive(f"invalid archive: {what} {name!r} is missing from the archive")
         return found
 
     def read_json(self, name: str, what: str) -> tuple[Any, bytes]:
-        path, _digest, size = self.need(name, what)
-        if size > MAX_JSON:
-            raise HostileArchive(f"invalid archive: {what} {name!r} is too large ({size} bytes)")
-        with open(path, "rb") as f:
-            data = f.read()
+        member = self.need(name, what)
+        if member.size > MAX_JSON:
+            raise HostileArchive(f"invalid archive: {what} {name!r} is too large ({member.size} bytes)")
+        data = member.read()
         try:
             return json.loads(data), data
         except ValueError:
             raise HostileArchive(f"invalid archive: {what} {name!r} is not valid JSON") from None
 
 
+def _add_link(out: _Unpacked, name: str, info: tarfile.TarInfo) -> None:
+    if info.issym():
+        out.links[name] = _clean_name(posixpath.join(posixpath.dirname(name), info.linkname))
+    elif info.islnk():
+        out.links[name] = _clean_name(info.linkname)
+
+
+def _index_in_place(path: str, stream: IO[bytes]) -> _Unpacked | None:
+    """Index a plain (uncompressed) tar file by member offsets, reading no file content.
+
+    None when the file is compressed or not seekable: the caller then copies it out.
+    """
+    try:
+        st = os.fstat(stream.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        head = os.pread(stream.fileno(), 6, 0)
+    except (OSError, AttributeError, ValueError):
+        return None
+    if head.startswith(_COMPRESSED_MAGIC):
+        return None
+    out = _Unpacked("")
+    try:
+        tf = tarfile.open(fileobj=stream, mode="r:")
+    except (tarfile.TarError, EOFError, OSError):
+        raise StorageError(UNSUPPORTED) from None
+    try:
+        for info in tf:
+            name = _clean_name(info.name)
+            if not name:
+                continue
+            if info.isreg():
+                if info.offset_data + info.size > st.st_size:
+                    raise StorageError(f"invalid archive: {name!r} is truncated")
+                out.files[name] = _Member(path, info.offset_data, info.size)
+            else:
+                _add_link(out, name, info)
+    except (tarfile.TarError, EOFError) as exc:
+        if not out.files:
+            raise StorageError(UNSUPPORTED) from None
+        raise StorageError(f"invalid archive: truncated or corrupt tar: {exc}") from None
+    except OSError as exc:
+        raise StorageError(f"reading archive: {exc}") from None
+    if not out.files:
+        raise StorageError(UNSUPPORTED)
+    return out
+
+
 def _unpack(stream: IO[bytes], directory: str) -> _Unpacked:
+    """Copy the regular files of a (maybe compressed, maybe unseekable) archive out, hashing them."""
     from pypod.libpod.storage.archive import open_maybe_compressed
 
     out = _Unpacked(directory)
     try:
-        tf = tarfile.open(fileobj=open_maybe_compressed(stream), mode="r|")  # type: ignore[arg-type]
+        tf = tarfile.open(fileobj=open_maybe_compressed(stream), mode="r|", bufsize=CHUNK)  # type: ignore[arg-type]
     except (tarfile.TarError, EOFError, OSError, StorageError):
         raise StorageError(UNSUPPORTED) from None
     try:
@@ -164,11 +278,9 @@ def _unpack(stream: IO[bytes], directory: str) -> _Unpacked:
                         size += len(chunk)
                 if size != info.size:
                     raise StorageError(f"invalid archive: {name!r} is truncated")
-                out.files[name] = (local, hasher.hexdigest(), size)
-            elif info.issym():
-                out.links[name] = _clean_name(posixpath.join(posixpath.dirname(name), info.linkname))
-            elif info.islnk():
-                out.links[name] = _clean_name(info.linkname)
+                out.files[name] = _Member(local, 0, size, hasher.hexdigest())
+            else:
+                _add_link(out, name, info)
     except (tarfile.TarError, EOFError, zlib_error()) as exc:
         if not out.files:
             raise StorageError(UNSUPPORTED) from None
@@ -209,7 +321,9 @@ def load(images: "ImageStore", source: str | IO[bytes]) -> list[str]:
         else:
             stream = source
         try:
-            unpacked = _unpack(stream, tmp)
+            # a plain tar file is read in place; a compressed archive or stdin is copied out first
+            found = _index_in_place(source, stream) if isinstance(source, str) else None
+            unpacked = found if found is not None else _unpack(stream, tmp)
         finally:
             if isinstance(source, str):
                 stream.close()
@@ -271,8 +385,12 @@ def _plan_docker(unpacked: _Unpacked) -> list[dict[str, Any]]:
                 raise HostileArchive(f"invalid archive: invalid RepoTag {tag!r}") from None
         layer_descs = []
         for name, diff in zip(layers, diff_ids):
-            _path, digest, size = unpacked.need(name, "layer")
-            layer_descs.append({"file": name, "diff_id": diff, "blob_digest": f"sha256:{digest}", "size": size})
+            member = unpacked.need(name, "layer")
+            # an uncompressed layer's blob digest is its diff ID, checked while it is extracted;
+            # only a compressed one is hashed beforehand (in place)
+            plain = member._digest is None and not member.head(6).startswith(_COMPRESSED_MAGIC)
+            digest = diff if plain else f"sha256:{member.digest}"
+            layer_descs.append({"file": name, "diff_id": diff, "blob_digest": digest, "size": member.size})
         manifest_doc = {
             "schemaVersion": 2,
             "mediaType": DOCKER_MANIFEST,
@@ -298,19 +416,18 @@ def _blob(unpacked: _Unpacked, desc: Any, what: str) -> tuple[str, str, int]:
         raise HostileArchive(f"invalid archive: {what} descriptor has no valid sha256 digest")
     name = "blobs/sha256/" + desc["digest"].split(":", 1)[1]
     found = unpacked.need(name, what)
-    if "sha256:" + found[1] != desc["digest"]:
+    if isinstance(desc.get("size"), int) and desc["size"] != found.size:
+        raise DigestMismatch(f"invalid archive: {what} blob {desc['digest']} has size {found.size}, expected {desc['size']}")
+    if "sha256:" + found.digest != desc["digest"]:
         raise DigestMismatch(f"invalid archive: {what} blob {desc['digest']} does not match its digest")
-    if isinstance(desc.get("size"), int) and desc["size"] != found[2]:
-        raise DigestMismatch(f"invalid archive: {what} blob {desc['digest']} has size {found[2]}, expected {desc['size']}")
     return found
 
 
 def _blob_json(unpacked: _Unpacked, desc: Any, what: str) -> tuple[Any, bytes]:
-    path, _digest, size = _blob(unpacked, desc, what)
-    if size > MAX_JSON:
-        raise HostileArchive(f"invalid archive: {what} is too large ({size} bytes)")
-    with open(path, "rb") as f:
-        data = f.read()
+    member = _blob(unpacked, desc, what)
+    if member.size > MAX_JSON:
+        raise HostileArchive(f"invalid archive: {what} is too large ({member.size} bytes)")
+    data = member.read()
     try:
         return json.loads(data), data
     except ValueError:
@@ -385,9 +502,9 @@ def _commit(images: "ImageStore", unpacked: _Unpacked, plan: dict[str, Any]) -> 
         parent: str | None = None
         layer_ids: list[str] = []
         for desc in plan["layers"]:
-            path, _digest, _size = unpacked.need(desc["file"], "layer")
+            member = unpacked.need(desc["file"], "layer")
             compressed = desc["blob_digest"] if desc["blob_digest"] != desc["diff_id"] else None
-            with open(path, "rb") as f:
+            with member.open() as f:
                 layer = store.create_layer(parent, f, compressed_digest=compressed)
             if layer.id not in before:
                 created.append(layer.id)

@@ -49,3 +49,24 @@ def now_rfc3339() -> str:
 def now_rfc3339_micro() -> str:
     """Now with microseconds, as image and network records keep their creation time."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp as written in image configs (nanoseconds tolerated)."""
+    text = (text or "").strip()
+    if not text:
+        return datetime.fromtimestamp(0, timezone.utc)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    main, plus, zone = text.partition("+") if "+" in text[10:] else (text, "", "")
+    if not plus and text.count("-") > 2:
+        idx = text.rfind("-")
+        main, zone, plus = text[:idx], text[idx + 1 :], "-"
+    if "." in main:
+        head, frac = main.split(".", 1)
+        main = f"{head}.{frac[:6]}"
+    try:
+        value = datetime.fromisoformat(main + (plus + zone if plus else ""))
+    except ValueError:
+        return datetime.fromtimestamp(0, timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

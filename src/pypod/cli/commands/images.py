@@ -31,7 +31,7 @@ def _event(ctx: "Context", status: str, image_id: str, name: str = "") -> None:
 
 
 def _timestamp(created: str) -> float:
-    from pypod.libpod.storage.images import parse_time
+    from pypod.libpod.timefmt import parse_time
 
     return parse_time(created).timestamp()
 
@@ -88,6 +88,56 @@ class ImageRow:
     @property
     def size_bytes(self) -> int:
         return self.image.size
+
+
+class BriefRow:
+    """A line of the default ``images`` table (and of ``-q``), made from the images.json record alone."""
+
+    def __init__(self, record: dict[str, Any], name: str | None, no_trunc: bool) -> None:
+        from pypod.cli import humanize
+
+        if name:  # a stored (validated, normalized) name without a digest: [domain/]path[:tag]
+            colon = name.rfind(":")
+            if colon > name.rfind("/"):
+                self.Repository, self.Tag = name[:colon], name[colon + 1 :] or "<none>"
+            else:
+                self.Repository, self.Tag = name, "<none>"
+        else:
+            self.Repository, self.Tag = "<none>", "<none>"
+        image_id = record["id"]
+        self.ID = f"sha256:{image_id}" if no_trunc else image_id[:12]
+        self.Id = image_id
+        self.Digest = record.get("digest", "")
+        self.created_ts = _timestamp(record["image-created"])
+        self.CreatedSince = humanize.ago(self.created_ts)
+        self.size_bytes = int(record["size"])
+        self.Size = humanize.size(self.size_bytes)
+
+
+def _brief_rows(storage_root: str, no_trunc: bool) -> list[BriefRow] | None:
+    """Rows read from ``overlay-images/images.json`` only (no layer store, manifest or config);
+    None when a record lacks the stored size or creation time (written by an older pypod) or
+    the file cannot be read: the full listing then computes them."""
+    import json
+    import os
+
+    path = os.path.join(storage_root, "overlay-images", "images.json")
+    try:
+        with open(path, "rb") as f:
+            records = json.load(f)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        return None
+    if not isinstance(records, list):
+        return None
+    rows: list[BriefRow] = []
+    for record in records:
+        if not isinstance(record.get("size"), int) or "image-created" not in record:
+            return None
+        names = [n for n in record.get("names") or [] if "@" not in n] or [None]
+        rows.extend(BriefRow(record, name, no_trunc) for name in names)
+    return rows
 
 
 def _podman_time(ts: float) -> str:
@@ -160,27 +210,18 @@ def _image_filter(ctx: "Context", filters: list[str]) -> Any:
 def images_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.cli.main import check_args
     from pypod.errors import InvalidArgument
-    from pypod.libpod import imageops
 
     check_args(args.words, at_most=1)
     args.image = args.words[0] if args.words else None
 
     rt = ctx.runtime
-    all_images = rt.images.list()
-    filters = list(args.filter)
-    if args.image:
-        filters.append(f"reference={args.image}")
-    keep = _image_filter(ctx, filters)
-    try:
-        users = imageops.containers_by_image(rt)
-    except Exception:  # noqa: BLE001 - no database yet: no containers
-        users = {}
-    rows: list[ImageRow] = []
-    for image in all_images:
-        names = imageops.repo_tags(image) or [None]
-        for name in names:
-            if keep(image, name):
-                rows.append(ImageRow(image, name, len(users.get(image.id, [])), args.no_trunc))
+    rows: list[Any] | None = None
+    if not args.filter and not args.image and not args.format:
+        # the default table and -q: images.json holds all they show (no layer store, no image files)
+        _ = rt.db  # still refuses a root created with other paths or another storage driver
+        rows = _brief_rows(rt.config.storage_root, args.no_trunc)
+    if rows is None:
+        rows = _full_rows(ctx, args)
     sort_keys = {
         "created": lambda r: -r.created_ts,
         "id": lambda r: r.Id,
@@ -200,6 +241,12 @@ def images_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         return 0
     fmt = args.format
     if fmt in ("json", "{{json .}}"):
+        from pypod.libpod import imageops
+
+        try:
+            users = imageops.containers_by_image(rt)
+        except Exception:  # noqa: BLE001 - no database yet: no containers
+            users = {}
         docs = []
         for row in rows:
             img = row.image
@@ -230,6 +277,29 @@ def images_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
                      + [row.ID, row.CreatedSince, row.Size])
     sys.stdout.write(format_table(table))
     return 0
+
+
+def _full_rows(ctx: "Context", args: "argparse.Namespace") -> list[ImageRow]:
+    """Rows of whole images (config, manifest, container counts), filtered."""
+    from pypod.libpod import imageops
+
+    rt = ctx.runtime
+    all_images = rt.images.list()
+    filters = list(args.filter)
+    if args.image:
+        filters.append(f"reference={args.image}")
+    keep = _image_filter(ctx, filters)
+    try:
+        users = imageops.containers_by_image(rt)
+    except Exception:  # noqa: BLE001 - no database yet: no containers
+        users = {}
+    rows: list[ImageRow] = []
+    for image in all_images:
+        names = imageops.repo_tags(image) or [None]
+        for name in names:
+            if keep(image, name):
+                rows.append(ImageRow(image, name, len(users.get(image.id, [])), args.no_trunc))
+    return rows
 
 
 def _rfc3339(ts: float) -> str:

@@ -13,13 +13,12 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
 from pypod.errors import AmbiguousName, InvalidArgument, NoSuchImage, StorageError
 from pypod.libpod.osutil import flocked, write_atomic
 from pypod.libpod.storage import reference as refs
-from pypod.libpod.timefmt import now_rfc3339_micro
+from pypod.libpod.timefmt import now_rfc3339_micro, parse_time  # noqa: F401 - parse_time re-exported
 
 if TYPE_CHECKING:  # pragma: no cover
     from pypod.libpod.storage.store import Store
@@ -27,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
 MANIFEST_FILE = "manifest"
 CONFIG_FILE = "config"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+# record keys written at add time (absent from records of older pypods: computed then)
+SIZE_KEY = "size"  # sum of the layers' uncompressed sizes
+IMAGE_CREATED_KEY = "image-created"  # the config's "created" (the record's "created" is the load time)
 
 
 @dataclass
@@ -65,27 +67,6 @@ class Image:
     @property
     def dangling(self) -> bool:
         return not self.names
-
-
-def parse_time(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp as written in image configs (nanoseconds tolerated)."""
-    text = (text or "").strip()
-    if not text:
-        return datetime.fromtimestamp(0, timezone.utc)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    main, plus, zone = text.partition("+") if "+" in text[10:] else (text, "", "")
-    if not plus and text.count("-") > 2:
-        idx = text.rfind("-")
-        main, zone, plus = text[:idx], text[idx + 1 :], "-"
-    if "." in main:
-        head, frac = main.split(".", 1)
-        main = f"{head}.{frac[:6]}"
-    try:
-        value = datetime.fromisoformat(main + (plus + zone if plus else ""))
-    except ValueError:
-        return datetime.fromtimestamp(0, timezone.utc)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class ImageStore:
@@ -141,8 +122,11 @@ class ImageStore:
         except (OSError, ValueError) as exc:
             raise StorageError(f"image {record['id']}: reading its data: {exc}") from None
         layers = list(record.get("layers") or [])
-        if sizes is None:
-            sizes = self._layer_sizes()
+        size = record.get(SIZE_KEY)
+        if not isinstance(size, int):  # a record written before sizes were stored
+            if sizes is None:
+                sizes = self._layer_sizes()
+            size = sum(sizes.get(layer, 0) for layer in layers)
         return Image(
             id=record["id"],
             names=list(record.get("names") or []),
@@ -151,7 +135,7 @@ class ImageStore:
             config=config,
             layers=layers,
             created=config.get("created") or record.get("created", ""),
-            size=sum(sizes.get(layer, 0) for layer in layers),
+            size=size,
             names_history=list(record.get("names-history") or []),
             manifest_bytes=manifest_bytes,
             config_bytes=config_bytes,
@@ -161,8 +145,9 @@ class ImageStore:
     # --- queries -----------------------------------------------------------------
     def list(self) -> list[Image]:
         """Every image, in storage order."""
-        sizes = self._layer_sizes()
-        return [self._image(r, sizes) for r in self._read_records()]
+        records = self._read_records()
+        sizes = None if all(isinstance(r.get(SIZE_KEY), int) for r in records) else self._layer_sizes()
+        return [self._image(r, sizes) for r in records]
 
     def get(self, image_id: str) -> Image:
         """The image with exactly this ID (hex, ``sha256:`` accepted)."""
@@ -294,6 +279,15 @@ class ImageStore:
                     "big-data-names": [MANIFEST_FILE, CONFIG_FILE],
                 }
                 records.append(record)
+            if not isinstance(record.get(SIZE_KEY), int) or IMAGE_CREATED_KEY not in record:
+                # what `images` shows, so that listing reads nothing but images.json
+                try:
+                    sizes = {layer.id: int(layer.uncompressed_size or 0) for layer in self.store.layers()}
+                except Exception:  # noqa: BLE001 - left to be computed when listed
+                    sizes = None
+                if sizes is not None:
+                    record[SIZE_KEY] = sum(sizes.get(layer, 0) for layer in record.get("layers") or [])
+                    record[IMAGE_CREATED_KEY] = str(config.get("created") or record.get("created", ""))
             for name in names:
                 self._give_name(records, record, name)
             self._write_records(records)

@@ -526,7 +526,12 @@ def cleanup_network(ctr: "Container", *, force: bool = False) -> None:
     """
     st = ctr.state
     if not (st.net_ns or st.network_status):
-        if not force or not _bridge_config(ctr):
+        if not force:
+            return
+        # the set-up record (network/lifecycle.py records_dir) is written before any netns or
+        # address lease exists and dropped after all are gone: without it there is nothing to undo
+        record = os.path.join(ctr.rt.config.root, "netsetup", f"{ctr.id}.json")
+        if not os.path.exists(record) or not _bridge_config(ctr):
             return
     from pypod.libpod.network.lifecycle import teardown_container_network
 

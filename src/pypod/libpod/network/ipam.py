@@ -67,9 +67,10 @@ class IPAM:
             after = json.dumps(data, sort_keys=True)
             if after != before:
                 encoded = after.encode()
-                os.lseek(fd, 0, os.SEEK_SET)
-                os.ftruncate(fd, 0)
-                os.write(fd, encoded)
+                # overwrite, then cut to length: a truncation to 0 followed by a write makes ext4
+                # (auto_da_alloc) flush the file on close, up to ~20 ms on a busy disk
+                os.pwrite(fd, encoded, 0)
+                os.ftruncate(fd, len(encoded))
 
     def allocate(self, network: dict[str, Any], ctr_id: str, static_ip: str | None = None) -> str:
         """The container's address on ``network`` (its existing lease, ``static_ip``, or the next free one)."""

@@ -120,7 +120,13 @@ class Netavark:
         opts: dict[str, Any] = {
             "container_id": ctr_id,
             "container_name": ctr_name,
-            "port_mappings": [
+            "networks": per_network,
+            "network_info": {name: network_info[name] for name in networks},
+        }
+        if port_mappings:
+            # omitted when empty, as podman does: an empty list still makes netavark create and
+            # later delete the port-forwarding DNAT chain (4 iptables calls per run)
+            opts["port_mappings"] = [
                 {
                     "host_ip": pm.get("host_ip") or "",
                     "container_port": int(pm["container_port"]),
@@ -128,11 +134,8 @@ class Netavark:
                     "range": int(pm.get("range") or 1),
                     "protocol": pm.get("protocol") or "tcp",
                 }
-                for pm in port_mappings or []
-            ],
-            "networks": per_network,
-            "network_info": {name: network_info[name] for name in networks},
-        }
+                for pm in port_mappings
+            ]
         if dns_servers:
             opts["dns_servers"] = list(dns_servers)
         return opts

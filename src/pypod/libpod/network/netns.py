@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -25,7 +24,8 @@ SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# the process's own C library (dlopen(NULL)): no `ldconfig -p` child as ctypes.util.find_library runs
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def netns_dir(runroot: str) -> str:

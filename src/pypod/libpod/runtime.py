@@ -396,7 +396,7 @@ class Runtime:
         for name in volumes:
             try:
                 self.volumes.remove(name, force=True)
-            except (PypodError, NotImplementedError):
+            except PypodError:
                 pass
 
     # --- reboot -------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def _run(args: "argparse.Namespace", ctx: "Context", kind: str) -> int:
                 break
             except AmbiguousName:
                 raise
-            except (NotFound, NotImplementedError, AttributeError):
+            except (NotFound, AttributeError):
                 continue
             except PypodError:
                 if len(kinds) == 1:

@@ -61,25 +61,9 @@ class _Row:
 
 
 def _render(fmt: str, rows: list[_Row], header: bool = True) -> str:
-    try:
-        from pypod.cli import gotemplate
+    from pypod.cli import gotemplate
 
-        return gotemplate.render_rows(fmt, rows, HEADERS, header=header).rstrip("\n")
-    except NotImplementedError:  # template engine not there yet: plain {{.Field}} substitution
-        table = fmt.startswith("table")
-        body = fmt[len("table"):].lstrip() if table else fmt
-        body = body.replace("\\t", "\t").replace("\\n", "\n")
-
-        def one(row: Any) -> str:
-            return re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: str(getattr(row, m.group(1), "")), body)
-
-        lines = [one(r) for r in rows]
-        if table:
-            header = re.sub(r"\{\{\s*\.(\w+)\s*\}\}", lambda m: HEADERS.get(m.group(1), m.group(1).upper()), body)
-            from pypod.cli.tabwriter import format_table
-
-            return format_table([ln.split("\t") for ln in [header, *lines]]).rstrip("\n")
-        return "\n".join(lines)
+    return gotemplate.render_rows(fmt, rows, HEADERS, header=header).rstrip("\n")
 
 
 def _inspect_view(net: dict[str, Any]) -> dict[str, Any]:

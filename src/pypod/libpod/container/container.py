@@ -169,7 +169,7 @@ class Container:
                 attributes=dict(self.config.labels),
                 **extra,
             )
-        except (OSError, NotImplementedError):
+        except OSError:  # an event that cannot be written never fails the operation
             pass
 
     # --- verbs -------------------------------------------------------------------------------------
@@ -479,7 +479,7 @@ class Container:
                 if vol.get("anonymous") and vol.get("name"):
                     try:
                         self.rt.volumes.remove(vol["name"])
-                    except (PypodError, NotImplementedError):
+                    except PypodError:
                         pass
 
     # --- attach ----------------------------------------------------------------------------------------

@@ -463,10 +463,7 @@ def copy_up_volumes(ctr: "Container", rootfs: str) -> None:
         name = vol.get("name")
         if not name or "nocopy" in (vol.get("options") or []):
             continue
-        try:
-            ctr.rt.volumes.copy_up(name, rootfs, vol["destination"])
-        except NotImplementedError:
-            return
+        ctr.rt.volumes.copy_up(name, rootfs, vol["destination"])
 
 
 # --- network -----------------------------------------------------------------------------
@@ -627,7 +624,7 @@ def run_poststop_hooks(ctr: "Container") -> None:
             "annotations": spec.get("annotations", {}),
         }
         hookmod.run_poststop(hooks, spec, state)
-    except (OSError, ValueError, NotImplementedError):
+    except (OSError, ValueError):
         pass
 
 

@@ -711,6 +711,8 @@ class Store:
                 while os.path.ismount(target):
                     libc = _libc()
                     if libc.umount2(os.fsencode(target), 0) != 0:
+                        import ctypes
+
                         err = ctypes.get_errno()
                         if err == errno.EBUSY:
                             libc.umount2(os.fsencode(target), MNT_DETACH)

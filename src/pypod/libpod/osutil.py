@@ -11,10 +11,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def write_atomic(path: str, data: bytes | str, *, mode: int = 0o644, fsync: bool = False) -> None:
-    """Replace ``path`` with ``data`` in one rename (readers see the old or the new file, never half)."""
+    """Replace ``path`` with ``data`` in one rename (readers see the old or the new file, never half).
+
+    With ``fsync`` the data and the rename reach the disk before returning (the directory is synced too).
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"  # unique per thread too
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         try:
@@ -31,6 +34,12 @@ def write_atomic(path: str, data: bytes | str, *, mode: int = 0o644, fsync: bool
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if fsync:
+        dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
 
 @contextlib.contextmanager

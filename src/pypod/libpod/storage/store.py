@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import tarfile
 
 from pypod.errors import InUse, InvalidArgument, NoSpace, NoSuchLayer, StorageError
+from pypod.libpod.osutil import flocked, write_atomic
 
 _LINK_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _CHUNK = 1 << 20
@@ -56,35 +57,6 @@ class Layer:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-@contextlib.contextmanager
-def _flock(path: str) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _libc() -> "ctypes.CDLL":
@@ -220,7 +192,7 @@ class Store:
                     return []
                 keep_roots = set(referenced())
                 removed: list[str] = []
-                with _flock(self._lock_path):
+                with flocked(self._lock_path):
                     entries = self._load()
                     keep: set[str] = set()
                     for lid in keep_roots:
@@ -262,7 +234,7 @@ class Store:
 
     def _save(self, entries: dict[str, dict[str, Any]]) -> None:
         data = json.dumps(list(entries.values()), indent=1).encode()
-        _write_atomic(self._json_path, data)
+        write_atomic(self._json_path, data, fsync=True)
 
     @staticmethod
     def _to_layer(e: dict[str, Any]) -> Layer:
@@ -370,7 +342,7 @@ class Store:
         """Rename the staged layer into place and record it (caller holds the layers lock)."""
         lid = entry["id"]
         if split is not None:
-            _write_atomic(os.path.join(self.layers_dir, f"{lid}.tar-split.gz"), split)
+            write_atomic(os.path.join(self.layers_dir, f"{lid}.tar-split.gz"), split, fsync=True)
         if os.listdir(blobs):
             os.rename(blobs, os.path.join(self.layers_dir, f"{lid}.blobs"))
         final = os.path.join(self.driver_dir, lid)
@@ -421,7 +393,7 @@ class Store:
             split = gzip.compress(
                 b"".join(json.dumps(s).encode() + b"\n" for s in result.segments), compresslevel=6
             )
-            with _flock(self._lock_path):
+            with flocked(self._lock_path):
                 entries = self._load()
                 if lid in entries:
                     existing = entries[lid]
@@ -452,7 +424,7 @@ class Store:
         lid = os.urandom(32).hex()
         with self.creating(), self._staging() as (stage, blobs):
             self._prepare_root(stage, parent_layer_id)
-            with _flock(self._lock_path):
+            with flocked(self._lock_path):
                 entries = self._load()
                 if parent_layer_id is not None and parent_layer_id not in entries:
                     raise NoSuchLayer(f"layer not known: {parent_layer_id}")
@@ -472,7 +444,7 @@ class Store:
 
     def delete_layer(self, layer_id: str) -> None:
         """Remove a layer; refuse one that is the parent of another or is mounted."""
-        with _flock(self._lock_path):
+        with flocked(self._lock_path):
             entries = self._load()
             if layer_id not in entries:
                 raise NoSuchLayer(f"layer not known: {layer_id}")
@@ -511,7 +483,7 @@ class Store:
     def gc(self) -> list[str]:
         """Remove layer directories and files that the metadata does not know; return them."""
         removed: list[str] = []
-        with _flock(self._lock_path):
+        with flocked(self._lock_path):
             entries = self._load()
             for name in os.listdir(self.driver_dir):
                 if name in entries or (self.driver == "overlay" and name == "l"):
@@ -641,7 +613,7 @@ class Store:
         entries = self._load()
         if layer_id not in entries:
             raise NoSuchLayer(f"layer not known: {layer_id}")
-        with _flock(self._mount_lock_path):
+        with flocked(self._mount_lock_path):
             count = self._read_count(layer_id)
             if self.driver == "overlay":
                 if count == 0 or not self._really_mounted(layer_id):
@@ -699,7 +671,7 @@ class Store:
     def unmount(self, layer_id: str, force: bool = False) -> bool:
         """Drop one mount reference (all with ``force``); True once really unmounted."""
         self._entry(layer_id)
-        with _flock(self._mount_lock_path):
+        with flocked(self._mount_lock_path):
             count = self._read_count(layer_id)
             count = 0 if force else max(count - 1, 0)
             if count > 0 and self._really_mounted(layer_id):

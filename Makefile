@@ -29,8 +29,9 @@ venv: $(VENV)/.installed
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed: pyproject.toml scripts/write-launcher.py | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	$(VENV)/bin/python scripts/write-launcher.py $(VENV)/bin/pypod
 	touch $@
 
 run: setup

@@ -12,12 +12,12 @@ import json
 import os
 import shutil
 import subprocess
-from typing import TYPE_CHECKING
 
 from pypod.errors import CriuUnavailable, InvalidState, OCIRuntimeError
 from pypod.libpod.container import lifecycle
 from pypod.libpod.container.model import ContainerStatus as S
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
     from pypod.libpod.container.container import Container
 

@@ -13,9 +13,12 @@ import json
 import os
 import re
 import time
-from typing import Any, Callable, Iterable, Iterator
 
 from pypod.errors import InvalidArgument
+
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterable, Iterator
 
 MAX_LOG_SIZE = 1024 * 1024
 POLL_INTERVAL = 0.1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import TYPE_CHECKING
 
 from pypod.errors import NotFound
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
     from pypod.libpod.runtime import Runtime
 

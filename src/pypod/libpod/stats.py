@@ -10,11 +10,12 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from pypod.errors import InvalidState
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
     from pypod.libpod.container.container import Container
 
 CGROUP_ROOT = "/sys/fs/cgroup"

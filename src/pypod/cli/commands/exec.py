@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
 

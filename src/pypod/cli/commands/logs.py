@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, BinaryIO, Iterator
     import argparse
 
     from pypod.cli.main import Context

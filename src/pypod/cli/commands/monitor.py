@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 from pypod.cli.common import print_error as _error
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
     import argparse
 
     from pypod.cli.main import Context

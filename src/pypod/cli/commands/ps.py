@@ -28,7 +28,7 @@ GO_ZERO_TIME = -62135596800
 COMMAND_WIDTH = 17
 
 
-_RFC3339_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(.*)$")
+_RFC3339 = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(.*)$"  # compiled on first use
 _EPOCHS: dict[str, float] = {}  # ps parses each time stamp up to twice per row
 
 
@@ -42,7 +42,7 @@ def epoch(rfc3339: str) -> float:
     from datetime import datetime
 
     text = rfc3339.strip().replace("Z", "+00:00")
-    m = _RFC3339_RE.match(text)
+    m = re.match(_RFC3339, text)
     if not m:
         return 0.0
     frac = float("0" + m.group(2)) if m.group(2) else 0.0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from pypod.errors import InvalidArgument, NetworkError
 from pypod.libpod.network.lifecycle import container_networks, join_networks, leave_networks
 from pypod.libpod.network.store import DEFAULT_NETWORK, NetworkStore
+
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
 
 _LIVE = ("running", "paused", "created")  # "created" = initialized: the netns exists
 

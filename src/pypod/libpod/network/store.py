@@ -13,11 +13,14 @@ import json
 import os
 import re
 import secrets
-from typing import Any, Iterator
 
 from pypod.errors import AlreadyExists, InvalidArgument, NoSuchNetwork, AmbiguousName
 from pypod.libpod.osutil import flocked
 from pypod.libpod.timefmt import now_rfc3339_micro
+
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterator
 
 DEFAULT_NETWORK = "podman"
 DEFAULT_INTERFACE = "pypod0"

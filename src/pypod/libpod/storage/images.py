@@ -13,14 +13,15 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
 
 from pypod.errors import AmbiguousName, InvalidArgument, NoSuchImage, StorageError
 from pypod.libpod.osutil import flocked, write_atomic
 from pypod.libpod.storage import reference as refs
 from pypod.libpod.timefmt import now_rfc3339_micro, parse_time  # noqa: F401 - parse_time re-exported
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterator
     from pypod.libpod.storage.store import Store
 
 MANIFEST_FILE = "manifest"

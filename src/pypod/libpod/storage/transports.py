@@ -21,12 +21,13 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, Iterable
 
 from pypod.errors import DigestMismatch, HostileArchive, InvalidArgument, PypodError, StorageError
 from pypod.libpod.storage import reference as refs
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import IO, Any, BinaryIO, Iterable
     from pypod.libpod.storage.images import Image, ImageStore
 
 MAX_JSON = 4 << 20

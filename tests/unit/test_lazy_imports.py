@@ -161,3 +161,22 @@ def test_short_commands_import_no_typing_nor_dataclasses() -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert out == "", f"imported at start-up: {out}"
+
+
+def test_argparse_is_imported_without_gettext() -> None:
+    code = (
+        "import sys\n"
+        "from pypod.cli.main import _make_parser\n"
+        "parser = _make_parser('pypod ps', 'List containers')\n"
+        "parser.add_argument('-a', action='store_true')\n"
+        "assert parser.parse_args(['-a']).a\n"
+        "assert 'gettext' not in sys.modules, 'gettext imported'\n"
+        "import gettext\n"
+        "assert hasattr(gettext, 'translation'), 'the stand-in leaked'\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(SRC.parent)!r})\n{code}"],
+        capture_output=True, text=True,
+    )
+    assert res.stdout.strip() == "ok", res.stderr

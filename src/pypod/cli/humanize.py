@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 import time as _time
-from datetime import datetime
 
 from pypod.errors import InvalidArgument
 from pypod.libpod.timefmt import podman_time, rfc3339nano
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY_MULT = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_SIZE = r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"  # patterns compile on first use (re's cache)
 _DURATION_UNITS = {
     "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
 }
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
 
 
 def _go_g(value: float, precision: int) -> str:
@@ -70,7 +69,7 @@ def ago(ts: float, now: float | None = None) -> str:
 
 def parse_size(value: str) -> int:
     """"64m" -> 67108864 (b, k, m, g, t, p; binary units like podman's RAMInBytes); InvalidArgument on garbage."""
-    match = _SIZE_RE.match(str(value).strip())
+    match = re.match(_SIZE, str(value).strip())
     if not match:
         raise InvalidArgument(f"invalid size: '{value}'")
     number = float(match.group(1)) if match.group(1).count(".") <= 1 else None
@@ -94,8 +93,9 @@ def parse_duration(value: str) -> float:
         raise InvalidArgument(f'time: invalid duration "{orig}"')
     total = 0.0
     pos = 0
+    part = re.compile(_DURATION_PART)
     while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
+        match = part.match(text, pos)
         if not match:
             if re.match(r"(\d+\.?\d*|\.\d+)$", text[pos:]):
                 raise InvalidArgument(f'time: missing unit in duration "{orig}"')
@@ -115,19 +115,21 @@ _TIME_LAYOUTS = (
     "%Y-%m-%d%z",
     "%Y-%m-%d",
 )
-_FRACTION = re.compile(r"\.(\d+)")
+_FRACTION = r"\.(\d+)"
 
 
 def parse_rfc3339(value: str) -> float:
     """RFC 3339 (nanosecond fractions allowed, "Z" or an offset) -> unix seconds; ValueError if not one."""
     text = value.strip()
     frac = 0.0
-    match = _FRACTION.search(text)
+    match = re.search(_FRACTION, text)
     if match and ":" in text[: match.start()]:
         frac = float("0." + match.group(1))
         text = text[: match.start()] + text[match.end():]
     if text.endswith("Z") or text.endswith("z"):
         text = text[:-1] + "+0000"
+    from datetime import datetime
+
     for layout in _TIME_LAYOUTS:
         try:
             parsed = datetime.strptime(text, layout)

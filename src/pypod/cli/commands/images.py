@@ -32,9 +32,9 @@ def _event(ctx: "Context", status: str, image_id: str, name: str = "") -> None:
 
 
 def _timestamp(created: str) -> float:
-    from pypod.libpod.timefmt import parse_time
+    from pypod.libpod.timefmt import epoch_seconds
 
-    return parse_time(created).timestamp()
+    return epoch_seconds(created)
 
 
 def _format_rows(fmt: str, rows: list[Any], headers: dict[str, str]) -> str:
@@ -219,7 +219,13 @@ def images_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     rows: list[Any] | None = None
     if not args.filter and not args.image and not args.format:
         # the default table and -q: images.json holds all they show (no layer store, no image files)
-        _ = rt.db  # still refuses a root created with other paths or another storage driver
+        # still refuses a root created with other paths or another storage driver: by the
+        # database's mirrored dbconfig when there is one (no SQLite to load), else by the database
+        from pypod.libpod.state import dbconfig
+
+        cfg = rt.config
+        if not dbconfig.matches(cfg.db_path, (cfg.root, cfg.runroot, cfg.storage_driver)):
+            _ = rt.db
         rows = _brief_rows(rt.config.storage_root, args.no_trunc)
     if rows is None:
         rows = _full_rows(ctx, args)
@@ -304,9 +310,9 @@ def _full_rows(ctx: "Context", args: "argparse.Namespace") -> list[ImageRow]:
 
 
 def _rfc3339(ts: float) -> str:
-    from datetime import datetime, timezone
+    import time
 
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
 def go_time(value: Any) -> Any:

@@ -28,30 +28,17 @@ GO_ZERO_TIME = -62135596800
 COMMAND_WIDTH = 17
 
 
-_RFC3339 = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(.*)$"  # compiled on first use
 _EPOCHS: dict[str, float] = {}  # ps parses each time stamp up to twice per row
 
 
 def epoch(rfc3339: str) -> float:
     """RFC 3339 (with nanoseconds) -> seconds since the epoch; 0.0 for ""."""
-    if not rfc3339:
-        return 0.0
     cached = _EPOCHS.get(rfc3339)
-    if cached is not None:
-        return cached
-    from datetime import datetime
+    if cached is None:
+        from pypod.libpod.timefmt import epoch_seconds
 
-    text = rfc3339.strip().replace("Z", "+00:00")
-    m = re.match(_RFC3339, text)
-    if not m:
-        return 0.0
-    frac = float("0" + m.group(2)) if m.group(2) else 0.0
-    try:
-        value = datetime.fromisoformat(m.group(1) + (m.group(3) or "+00:00")).timestamp() + frac
-    except ValueError:
-        return 0.0
-    _EPOCHS[rfc3339] = value
-    return value
+        cached = _EPOCHS[rfc3339] = epoch_seconds(rfc3339)
+    return cached
 
 
 def _display_state(status: str) -> str:

@@ -17,7 +17,6 @@ from pypod.errors import (
     AlreadyExists,
     AmbiguousName,
     DatabaseError,
-    DatabaseMismatch,
     InUse,
     NoSuchContainer,
     NoSuchExecSession,
@@ -170,6 +169,8 @@ class Database:
                 self._conn.execute(f"PRAGMA user_version = {index + 1}")
 
     def _check_dbconfig(self) -> None:
+        from pypod.libpod.state import dbconfig
+
         ours = (self.root, self.runroot, self.storage_driver)
         row = self._conn.execute("SELECT graph_root, run_root, graph_driver FROM dbconfig").fetchone()
         if row is None:
@@ -179,12 +180,9 @@ class Database:
                     ours,
                 )
                 row = self._conn.execute("SELECT graph_root, run_root, graph_driver FROM dbconfig").fetchone()
-        for label, stored, mine in zip(("graph root", "run root", "graph driver name"), row, ours):
-            if stored != mine:
-                raise DatabaseMismatch(
-                    f'database {label} "{stored}" does not match our {label} "{mine}": '
-                    "database configuration mismatch"
-                )
+        if dbconfig.read_mirror(self.path) != list(row):
+            dbconfig.write_mirror(self.path, tuple(row))
+        dbconfig.raise_on_mismatch(tuple(row), ours)
 
     def close(self) -> None:
         self._conn.close()

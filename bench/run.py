@@ -122,7 +122,7 @@ def rss_of(pids: list[int]) -> int:
 def engine_processes(eng: Engine) -> list[int]:
     """PIDs of this engine's own processes: conmon, and pypod/podman processes (scheduler, exit command).
 
-    Matched on the executable (argv[0], or `python -m pypod` / the lean `python -c` exit command), not
+    Matched on the executable (argv[0], or `python -m pypod` / a lean `python -c 'from pypod.…'`), not
     on any word of the command line: the bench root is /tmp/pypod-bench-*, so every runc process with
     `--root <base>/run/runc` also contained "pypod" and the transient `runc exec` of each healthcheck
     (~10 MB each, several at once with 50 checks a second) was counted as a resident pypod process.
@@ -141,7 +141,9 @@ def engine_processes(eng: Engine) -> list[int]:
             continue
         exe = os.path.basename(argv[0])
         if exe in ("conmon", "pypod", "podman") or (
-            exe.startswith("python") and ("pypod" in argv[1:3] or any("pypod.cleanup" in a for a in argv[1:5]))
+            exe.startswith("python")
+            and (any(os.path.basename(a) == "pypod" for a in argv[1:3])  # -m pypod, or the -IS launcher
+                 or any("from pypod." in a for a in argv[1:5]))
         ):
             pids.append(int(entry))
     return pids
@@ -170,6 +172,41 @@ def bundle_floor(base: Path, rootfs_tar: Path, reps: int) -> list[float]:
     return times
 
 
+def engine_bundle_floor(base: Path, rootfs_tar: Path, podman: "Engine", reps: int) -> list[float]:
+    """`runc run` of the bundle podman itself generates for `create --network none busybox true`.
+
+    The same runc, but with what every podman (and pypod) container gets: the default seccomp
+    filter, capabilities, masked and read-only paths, its own namespaces and cgroup.  This is
+    runc's share of `run --rm` that no engine can avoid.
+    """
+    import json
+
+    cid = podman.run("create", "--network", "none", IMAGE, "true").strip()
+    podman.run("init", cid)
+    userdata = podman.base / "root" / "overlay-containers" / cid / "userdata"
+    spec = json.loads((userdata / "config.json").read_text())
+    bundle = base / "engine-bundle"
+    rootfs = bundle / "rootfs"
+    rootfs.mkdir(parents=True)
+    subprocess.run(["tar", "-xf", str(rootfs_tar), "-C", str(rootfs)], check=True)
+    spec["root"]["path"] = str(rootfs)
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["/bin/true"]
+    spec.pop("hooks", None)
+    state = base / "runc-state-engine"
+    times = []
+    try:
+        for i in range(reps + 2):
+            spec["linux"]["cgroupsPath"] = f"/pypod-bench-floor/run{i}"
+            (bundle / "config.json").write_text(json.dumps(spec))
+            t = timed(["runc", "--root", str(state), "run", "--bundle", str(bundle), f"efloor{i}"])
+            if i >= 2:
+                times.append(t)
+    finally:
+        podman.run("rm", "-f", cid, check=False)
+    return times
+
+
 def fmt(values: list[float], unit: str) -> str:
     if not values:
         return "–"
@@ -179,6 +216,22 @@ def fmt(values: list[float], unit: str) -> str:
     if unit == "MB":
         return f"{med:.1f} MB"
     return f"{med:.1f} ({min(values):.1f}–{max(values):.1f})"
+
+
+def floor_multiples(rows: list[Row]) -> str:
+    """`run --rm --network none` of each engine as a multiple of each runc floor."""
+    by_name = {r.name: r for r in rows}
+    run = by_name.get("run --rm --network none busybox true")
+    floors = [r for r in rows if r.name.startswith("floor: runc")]
+    if run is None or not run.pypod or not floors:
+        return ""
+    lines = []
+    for floor in floors:
+        base = statistics.median(floor.pypod)
+        parts = [f"{name} {statistics.median(getattr(run, name)) / base:.1f}×"
+                 for name in ("pypod", "podman") if getattr(run, name)]
+        lines.append(f"- `run --rm --network none` / {floor.name.removeprefix('floor: ')}: {', '.join(parts)}")
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def table(rows: list[Row]) -> str:
@@ -222,6 +275,8 @@ def main() -> int:
 
         if "floors" in only:
             rows.append(Row("floor: runc run of a prepared bundle (true)", pypod=bundle_floor(base, tar, reps)))
+            rows.append(Row("floor: runc run of podman's own bundle (seccomp, caps, masks)",
+                            pypod=engine_bundle_floor(base, tar, engines["podman"], reps)))
             py = [timed([sys.executable, "-S", "-c", "pass"]) for _ in range(reps)]
             rows.append(Row("floor: python -S -c pass", pypod=py))
         if "version" in only:
@@ -341,7 +396,7 @@ def main() -> int:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = f"{platform.node()}, {os.cpu_count()} CPUs, kernel {platform.release()}, Python {platform.python_version()}"
     text = (f"# Benchmark results\n\n{stamp} on {machine}; {reps} repetitions after {warm} warm-up(s), "
-            f"medians in ms unless noted, (min–max).\n\n{table(rows)}\n")
+            f"medians in ms unless noted, (min–max).\n\n{table(rows)}\n{floor_multiples(rows)}")
     Path(opts.out).write_text(text)
     print(text)
     return 0

@@ -11,19 +11,75 @@ import os
 import sys
 
 
+def lean_argv(module: str, function: str, args: list[str]) -> list[str]:
+    """``python -I -S -c <bootstrap> *args``: a process that runs ``module.function()`` (its
+    exit code) with ``args`` in ``sys.argv[1:]``, without site or the CLI."""
+    src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    boot = f"import sys;sys.path.insert(0,{src!r});from {module} import {function};sys.exit({function}())"
+    return [sys.executable, "-I", "-S", "-c", boot, *args]
+
+
 def exit_command(global_args: list[str], ctr_id: str) -> list[str]:
     """The argv conmon runs when the container's process exits."""
-    src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    boot = f"import sys;sys.path.insert(0,{src!r});from pypod.cleanup import main;sys.exit(main())"
-    return [sys.executable, "-I", "-S", "-c", boot, *global_args, ctr_id]
+    return lean_argv("pypod.cleanup", "main", [*global_args, ctr_id])
+
+
+HANDLED_HINT = "--unless-handled"  # HINT LOCK_FILE GONE_DIR, before the global options
+
+
+def _already_handled(lock_file: str, gone_dir: str, args: list[str]) -> bool:
+    """Whether the exit this command was started for has been dealt with by someone else.
+
+    Under the container's lock (waiting for a `stop`, `rm` or `run --rm` that is cleaning up):
+    no exit file left (a clean-up removes it as its very last step, after the runtime delete,
+    the unmounts and the saved state), and for an auto-removed container, no container
+    directory left.  Any doubt (no --tmpdir, no lock file) answers False: the full path runs.
+    """
+    import fcntl
+
+    tmpdir = ""
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--tmpdir":
+            tmpdir = args[i + 1]
+        elif arg.startswith("--tmpdir="):
+            tmpdir = arg.partition("=")[2]
+    if not tmpdir or len(args) < 2:
+        return False
+    ctr_id = args[-1]
+    try:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for path in (os.path.join(tmpdir, "exits", ctr_id), os.path.join(tmpdir, "persist", ctr_id, "exit")):
+            if os.path.lexists(path):
+                return False
+        return not (gone_dir and os.path.lexists(gone_dir))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also releases the lock
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Handle the exit of each container named after the global options; quiet, never a traceback."""
+    """Handle the exit of each container named after the global options; quiet, never a traceback.
+
+    With the hint ``--unless-handled LOCK_FILE GONE_DIR`` first (see `_already_handled`), an
+    exit that a `stop`/`rm`/`run --rm` has already cleaned up ends here, before the imports.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == [HANDLED_HINT] and len(args) >= 3:
+        hint, args = args[1:3], args[3:]
+        try:
+            if _already_handled(hint[0], hint[1], args):
+                return 0
+        except Exception:  # noqa: BLE001 - the exit command must never crash loudly
+            pass
     try:
         from pypod.cli.main import Context, _split_globals
 
-        options, ids = _split_globals(list(sys.argv[1:] if argv is None else argv))
+        options, ids = _split_globals(args)
         ctx = Context(options, "container cleanup")
         from pypod.libpod.container.container import handle_exit
     except Exception:  # noqa: BLE001 - the exit command must never crash loudly

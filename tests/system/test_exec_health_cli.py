@@ -176,6 +176,57 @@ def test_one_scheduler_for_many_containers_and_it_exits(pp: Pypod) -> None:
     wait_for(lambda: not scheduler_pids(pp), timeout=DEADLINE, message="the scheduler to exit")
 
 
+def _argv_of(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        return fh.read().decode(errors="replace").split("\0")[:-1]
+
+
+def _threads_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("Threads:"))
+
+
+def _log_entries(p: Pypod, name: str) -> int:
+    return int(p.ok("inspect", "--format", "{{len .State.Health.Log}}", name).out.strip())
+
+
+def test_lean_scheduler_serves_many_containers_with_few_threads(pp: Pypod) -> None:
+    names = [f"many{i}" for i in range(8)]
+    for name in names:
+        run_sleeper(pp, name, "--health-cmd", "true", "--health-interval", "1s")
+    wait_for(lambda: scheduler_pids(pp), timeout=DEADLINE, message="a healthcheck scheduler")
+    # every container checked again and again (the log keeps the last 5) by the one scheduler
+    for name in names:
+        wait_for(lambda n=name: _log_entries(pp, n) >= 3, timeout=DEADLINE, message=f"3 checks of {name}")
+        assert health_status(pp, name) == "healthy"
+    pids = scheduler_pids(pp)
+    assert len(pids) == 1, pids
+    argv = _argv_of(pids[0])
+    # the lean bootstrap: no site, no CLI; still named "healthcheck scheduler" for ps
+    assert argv[1:4] == ["-I", "-S", "-c"], argv
+    assert "from pypod.libpod.healthcheck import scheduler_main" in argv[4]
+    assert argv[-2:] == ["healthcheck", "scheduler"]
+    # a bounded pool of check threads, not one (or two) per container
+    assert _threads_of(pids[0]) <= 1 + max(4, 2 * (os.cpu_count() or 1))
+
+    pp.ok("rm", "-f", "-t", "0", *names)
+    wait_for(lambda: not scheduler_pids(pp), timeout=DEADLINE, message="the scheduler to exit")
+
+
+def test_healthcheck_timeout_kills_the_test(pp: Pypod) -> None:
+    run_sleeper(pp, "slow", "--health-cmd", "sleep 100", "--health-timeout", "1s", "--health-interval", "1s",
+                "--health-retries", "1")
+    wait_for(lambda: health_status(pp, "slow") == "unhealthy", timeout=DEADLINE, message="timed-out check")
+    entry = pp.ok("inspect", "--format", "{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}",
+                  "slow").out.strip()
+    assert entry == "-1 Health check exceeded timeout of 1s", entry
+    # the one-off `healthcheck run` enforces the timeout too (its own watchdog)
+    start = time.monotonic()
+    res = pp("healthcheck", "run", "slow", timeout=60)
+    assert (res.rc, res.out) == (1, "unhealthy\n"), res
+    assert time.monotonic() - start < 50  # killed at 1 s, not after `sleep 100`
+
+
 def test_health_on_failure_kill(pp: Pypod) -> None:
     run_sleeper(pp, "killme", "--health-cmd", "false", "--health-retries", "1", "--health-interval", "1s",
                 "--health-on-failure", "kill")

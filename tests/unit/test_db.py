@@ -287,3 +287,15 @@ def test_integrity_check_reports_problems(db: Database) -> None:
     db._conn.execute("INSERT INTO locks (num) VALUES (99)")
     report = db.integrity_check()
     assert "lock 99" in report
+
+
+def test_configs_mentioning_an_id_decode_only_those_rows(db: Database) -> None:
+    base = "a" * 64
+    db.add_container(base, "base", None, {"id": base, "name": "base"}, {"status": "configured"})
+    db.add_container("b" * 64, "needs", None, {"id": "b" * 64, "name": "needs", "requires": [base]}, {"status": "configured"})
+    db.add_container("c" * 64, "other", None, {"id": "c" * 64, "name": "other"}, {"status": "configured"})
+    with db.transaction() as conn:  # a corrupt row that mentions the ID is reported, not fatal
+        conn.execute("UPDATE containers SET config = ? WHERE id = ?", ("{" + base, "c" * 64))
+    found = sorted(c["id"] for c in db.container_configs_mentioning(base))
+    assert found == [base, "b" * 64]
+    assert "c" * 64 in db.corrupt_containers

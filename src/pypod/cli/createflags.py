@@ -7,12 +7,13 @@ nothing else, so the CLI prints ``Error: <msg>`` and exits 125.
 from __future__ import annotations
 
 import os
-import signal as _signal
-from typing import TYPE_CHECKING, Any
 
 from pypod.errors import InvalidArgument, PypodError
 
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     import argparse
 
     from pypod.libpod.container.model import ContainerConfig, HealthConfig
@@ -41,7 +42,20 @@ def _allow_h_for_hostname(parser: "argparse.ArgumentParser") -> None:
 
 
 def add_create_flags(parser: "argparse.ArgumentParser", *, run: bool = False) -> None:
-    """Declare every create/run flag plus the IMAGE [COMMAND [ARG...]] positionals."""
+    """Declare every create/run flag plus the IMAGE [COMMAND [ARG...]] positionals.
+
+    argparse builds a help formatter for each `add_argument` only to check the flag's metavar
+    (~90 here, each sizing itself to the terminal): one formatter serves them all meanwhile.
+    """
+    formatter = parser._get_formatter()  # noqa: SLF001
+    parser._get_formatter = lambda: formatter  # type: ignore[method-assign]  # noqa: SLF001
+    try:
+        _add_create_flags(parser, run=run)
+    finally:
+        del parser._get_formatter  # type: ignore[misc]  # noqa: SLF001
+
+
+def _add_create_flags(parser: "argparse.ArgumentParser", *, run: bool = False) -> None:
     import argparse
 
     _allow_h_for_hostname(parser)
@@ -196,6 +210,8 @@ def parse_ulimit(value: str) -> str:
 
 def parse_signal(value: str) -> int:
     """A signal name (`TERM`, `SIGTERM`, `sigkill`) or number -> its number."""
+    import signal as _signal  # here: every create/run need not build its enums
+
     text = value.strip()
     if text.isdecimal():
         number = int(text)

@@ -272,8 +272,13 @@ def _untranslated_plural(singular: str, plural: str, n: int) -> str:
     return singular if n == 1 else plural
 
 
+_COLUMNS: list[int] = []  # argparse builds a formatter per add_argument: look the size up once
+
+
 def _terminal_columns() -> int:
     """Columns as shutil.get_terminal_size() computes them (COLUMNS, then stdout's tty, then 80)."""
+    if _COLUMNS:
+        return _COLUMNS[0]
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
@@ -283,7 +288,8 @@ def _terminal_columns() -> int:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):
             columns = 0
-    return columns or 80
+    _COLUMNS.append(columns or 80)
+    return _COLUMNS[0]
 
 
 def _split_globals(argv: list[str]) -> tuple[dict[str, Any], list[str]]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-from typing import Iterable
 
 from pypod.errors import InvalidArgument
 from pypod.libpod.osutil import write_atomic
 
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterable
+
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+_IPV6_LOOPBACK = bytes(15) + b"\x01"
 
 
 def _write(path: str, text: str) -> None:
@@ -64,14 +67,19 @@ def hosts_text(
 
 def host_local_ip() -> str:
     """The host's first global IPv4 address (podman's host.containers.internal without a bridge)."""
-    import socket
+    import _socket  # the C module: socket.py's enums are not needed for one UDP socket
 
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.connect(("203.0.113.1", 9))  # UDP: nothing is sent, the route picks the source
-            address = str(sock.getsockname()[0])
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     except OSError:
         return ""
+    try:
+        sock.connect(("203.0.113.1", 9))  # UDP: nothing is sent, the route picks the source
+        address = str(sock.getsockname()[0])
+    except OSError:
+        return ""
+    finally:
+        sock.close()
     return "" if address.startswith("127.") else address
 
 
@@ -81,9 +89,17 @@ def write_hosts(path: str, **kwargs: object) -> None:
 
 
 def _is_loopback(server: str) -> bool:
+    """`ipaddress.ip_address(server).is_loopback` (127.0.0.0/8, ::1), without importing ipaddress."""
+    import _socket
+
+    address = server.split("%")[0]
     try:
-        return ipaddress.ip_address(server.split("%")[0]).is_loopback
-    except ValueError:
+        return _socket.inet_pton(_socket.AF_INET, address)[0] == 127
+    except OSError:
+        pass
+    try:
+        return _socket.inet_pton(_socket.AF_INET6, address) == _IPV6_LOOPBACK
+    except OSError:
         return False
 
 
@@ -115,6 +131,8 @@ def resolv_conf_text(
         pass
     servers = list(servers)
     if servers:
+        import ipaddress
+
         for s in servers:
             try:
                 ipaddress.ip_address(s)

@@ -2,12 +2,14 @@
 
 `run_healthcheck` runs a container's test once (through an exec session) and records the
 result in its state.  Periodic checks are run by ONE scheduler process per runtime
-(``pypod <globals> healthcheck scheduler``): it holds the flock ``<tmpdir>/healthcheck.lock``
-(so at most one runs), writes its PID to ``<tmpdir>/healthcheck.pid``, reads the running
-containers that have a healthcheck from the database, runs the due checks (one thread per
-check, sharing the thread-safe database and locks), sleeps until the next one is due (a
-select on a self-pipe that check threads and SIGUSR1 from `ensure_scheduler` write to),
-and exits when no container needs checks.
+(a lean ``python -I -S -c <bootstrap> <globals> healthcheck scheduler``, see `scheduler_argv`):
+it holds the flock ``<tmpdir>/healthcheck.lock`` (so at most one runs), writes its PID to
+``<tmpdir>/healthcheck.pid``, reads the running containers that have a healthcheck from the
+database (again on SIGUSR1 from `ensure_scheduler`, when a check finds its container gone, and
+every RESCAN seconds), hands the due checks to a small pool of worker threads (sharing the
+thread-safe database and locks), kills tests past their timeout, sleeps until something is due
+(a select on a self-pipe that workers and signals write to), and exits when no container
+needs checks.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ OUTPUT_LIMIT = 500
 LOCK_NAME = "healthcheck.lock"
 PID_NAME = "healthcheck.pid"
 MAX_SLEEP = 60.0
+RESCAN = 1.0  # seconds between two reads of the database while checks run (SIGUSR1 reads at once)
+WORKERS = 4  # check threads at least (2 per core above that): runc exec runs off the GIL
 
 
 # --- one check ------------------------------------------------------------------------------
@@ -58,7 +62,49 @@ def test_command(hc: HealthConfig) -> list[str]:
     return ["/bin/sh", "-c", " ".join(hc.test)]
 
 
-def _run_test(rt: "Runtime", ctr: "Container", hc: HealthConfig) -> tuple[int, str]:
+class Watchdog:
+    """Kills a test's process when its timeout passes: one thread per armed test.
+
+    Good for a one-off `healthcheck run`; the scheduler watches every test from its own loop
+    instead (no thread per check)."""
+
+    def arm(self, pid_file: str, timeout: float) -> object:
+        """Start watching; the token to give to `disarm`."""
+        finished = threading.Event()
+        timed_out = threading.Event()
+
+        def watch() -> None:
+            if not finished.wait(timeout if timeout > 0 else None):
+                timed_out.set()
+                _kill_from_pid_file(pid_file)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        return thread, finished, timed_out
+
+    def disarm(self, token: object) -> bool:
+        """Stop watching; True when the timeout had passed."""
+        thread, finished, timed_out = token  # type: ignore[misc]
+        finished.set()
+        thread.join()
+        return bool(timed_out.is_set())
+
+
+def _kill_from_pid_file(pid_file: str) -> bool:
+    """SIGKILL the process whose PID the file holds; False when the file is not written yet."""
+    try:
+        with open(pid_file, encoding="ascii") as fh:
+            pid = int(fh.read().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    return True
+
+
+def _run_test(rt: "Runtime", ctr: "Container", hc: HealthConfig, watchdog: Any = None) -> tuple[int, str]:
     """Exec the test with its timeout; (exit code, output). -1 on timeout."""
     import tempfile
 
@@ -67,25 +113,13 @@ def _run_test(rt: "Runtime", ctr: "Container", hc: HealthConfig) -> tuple[int, s
     argv = test_command(hc)
     if not argv:
         raise InvalidArgument(f"container {ctr.id} has an empty healthcheck command")
+    guard = watchdog or Watchdog()
     workdir = tempfile.mkdtemp(prefix="pypod-hc-")
     pid_file = os.path.join(workdir, "pid")
-    timed_out = threading.Event()
-    finished = threading.Event()
-
-    def watchdog() -> None:
-        if finished.wait(hc.timeout if hc.timeout > 0 else None):
-            return
-        timed_out.set()
-        try:
-            with open(pid_file, encoding="ascii") as fh:
-                os.kill(int(fh.read().strip()), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-
-    guard = threading.Thread(target=watchdog, daemon=True)
+    timed_out = False
     try:
-        with tempfile.TemporaryFile(dir=workdir) as out:
-            guard.start()
+        with open(os.path.join(workdir, "out"), "w+b") as out:
+            token = guard.arm(pid_file, hc.timeout)
             try:
                 code = exec_in(rt, ctr, argv, stdout=out, stderr=out, pid_file=pid_file)
             except PypodError as exc:
@@ -96,13 +130,12 @@ def _run_test(rt: "Runtime", ctr: "Container", hc: HealthConfig) -> tuple[int, s
                 out.seek(0)
                 text = out.read(OUTPUT_LIMIT * 4).decode(errors="replace")
             finally:
-                finished.set()
-                guard.join()
+                timed_out = guard.disarm(token)
     finally:
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
-    if timed_out.is_set():
+    if timed_out:
         return -1, f"Health check exceeded timeout of {_seconds(hc.timeout)}"
     return code, text[:OUTPUT_LIMIT]
 
@@ -132,8 +165,11 @@ def _started_seconds_ago(started_at: str) -> float:
     return time.time() - started.timestamp()
 
 
-def run_healthcheck(rt: "Runtime", ctr: "Container") -> tuple[str, int]:
-    """Run the container's healthcheck once; record it; returns (health status, exit code)."""
+def run_healthcheck(rt: "Runtime", ctr: "Container", watchdog: Any = None) -> tuple[str, int]:
+    """Run the container's healthcheck once; record it; returns (health status, exit code).
+
+    ``watchdog`` (``arm(pid_file, timeout)``/``disarm(token)``, as `Watchdog`) enforces the
+    timeout; a `Watchdog` thread when None."""
     ctr.sync()
     hc = active_healthcheck(ctr.config)
     if hc is None:
@@ -142,7 +178,7 @@ def run_healthcheck(rt: "Runtime", ctr: "Container") -> tuple[str, int]:
         raise InvalidState(f"container {ctr.id} is not running")
     start = lifecycle.now_rfc3339()
     try:
-        code, output = _run_test(rt, ctr, hc)
+        code, output = _run_test(rt, ctr, hc, watchdog)
     except InvalidState:
         raise InvalidState(f"container {ctr.id} is not running") from None
     end = lifecycle.now_rfc3339()
@@ -247,7 +283,10 @@ def scheduler_pid(rt: "Runtime") -> int:
 
 
 def scheduler_argv(rt: "Runtime") -> list[str]:
-    return [sys.executable, "-m", "pypod", *rt.config.global_args(), "healthcheck", "scheduler"]
+    """``python -I -S -c <bootstrap> <global options> healthcheck scheduler``: no site, no CLI."""
+    from pypod.cleanup import lean_argv
+
+    return lean_argv("pypod.libpod.healthcheck", "scheduler_main", [*rt.config.global_args(), "healthcheck", "scheduler"])
 
 
 def ensure_scheduler(rt: "Runtime") -> None:
@@ -265,10 +304,9 @@ def ensure_scheduler(rt: "Runtime") -> None:
 def _spawn_detached(argv: list[str]) -> None:
     """Double fork: the grandchild runs ``argv`` in a new session, stdio on /dev/null, no inherited fds."""
     env = dict(os.environ)
-    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = env.get("PYTHONPATH", "")
-    if src not in path.split(os.pathsep):
-        env["PYTHONPATH"] = src + (os.pathsep + path if path else "")
+    # glibc gives each thread that allocates an arena of its own (up to 8 per core), a few
+    # hundred kB resident each: the scheduler's few threads share one instead
+    env.setdefault("MALLOC_ARENA_MAX", "1")
     pid = os.fork()
     if pid == 0:  # child: only async-signal-safe-ish work until exec
         try:
@@ -288,76 +326,154 @@ def _spawn_detached(argv: list[str]) -> None:
 
 
 def _needing_checks(rt: "Runtime") -> dict[str, float]:
-    """ID → interval of the running containers with a periodic healthcheck."""
-    from pypod.libpod.container.model import ContainerConfig
-
+    """ID → interval of the running containers with a periodic healthcheck (raw rows: no models)."""
     found: dict[str, float] = {}
     for config, state in rt.db.all_containers():
         if state.get("status") != S.RUNNING:
             continue
-        hc = active_healthcheck(ContainerConfig.from_dict(config))
-        if hc is not None and hc.interval > 0:
-            found[config["id"]] = float(hc.interval)
+        hc = config.get("healthcheck")
+        if not isinstance(hc, dict):
+            continue
+        test = hc.get("test") or []
+        interval = hc.get("interval") or 0
+        if test and str(test[0]).upper() != "NONE" and interval > 0:
+            found[config["id"]] = float(interval)
     return found
 
 
 class Scheduler:
-    """The loop of `pypod healthcheck scheduler` (see the module docstring)."""
+    """The loop of `pypod healthcheck scheduler` (see the module docstring).
 
-    def __init__(self, rt: "Runtime") -> None:
+    The main thread decides what is due, enforces the tests' timeouts (it is the checks'
+    `Watchdog`) and sleeps on a self-pipe; a few worker threads run the checks."""
+
+    def __init__(self, rt: "Runtime", workers: int = 0) -> None:
+        from queue import SimpleQueue
+
         self.rt = rt
         # a self-pipe, not an Event: the SIGUSR1 handler must not take a lock the main thread may hold
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.stopping = False
         self.next_due: dict[str, float] = {}
-        self.running: dict[str, threading.Thread] = {}
-        self.mutex = threading.Lock()  # guards next_due and running (check threads update them)
+        self.running: set[str] = set()
+        self.mutex = threading.Lock()  # guards next_due, running, deadlines, rescan
         self.lock_fd: int | None = None
+        self.queue: "SimpleQueue[tuple[str, float] | None]" = SimpleQueue()
+        self.max_workers = workers or max(WORKERS, 2 * (os.cpu_count() or 1))
+        self.workers: list[threading.Thread] = []
+        self.deadlines: dict[int, list[Any]] = {}  # token → [deadline, pid file, timed out]
+        self.tokens = 0
+        self.rescan = True  # read the database again before the next round (a check found its container gone)
+        self.pokes = 0  # SIGUSR1s received (counted by the handler, in the main thread: no lock)
+        self.pokes_seen = 0
+        self.scanned_at = 0.0
+        self.wanted: dict[str, float] = {}
+
+    # -- the checks' watchdog (called from worker threads) ----------------------------------------
+    def arm(self, pid_file: str, timeout: float) -> object:
+        with self.mutex:
+            self.tokens += 1
+            token = self.tokens
+            if timeout > 0:
+                self.deadlines[token] = [time.monotonic() + timeout, pid_file, False]
+        self.wake()  # the loop's wait may end before this deadline
+        return token
+
+    def disarm(self, token: object) -> bool:
+        with self.mutex:
+            entry = self.deadlines.pop(token, None)  # type: ignore[call-overload]
+        return bool(entry and entry[2])
+
+    def _expire(self, now: float) -> float | None:
+        """Kill the tests past their timeout (mutex held); the next deadline, None when none."""
+        upcoming = None
+        for entry in self.deadlines.values():
+            if entry[0] <= now:
+                entry[2] = True
+                # the PID file is written once runc started the process: look again soon if not yet
+                entry[0] = float("inf") if _kill_from_pid_file(entry[1]) else now + 0.1
+            if entry[0] != float("inf") and (upcoming is None or entry[0] < upcoming):
+                upcoming = entry[0]
+        return upcoming
+
+    # -- the workers ----------------------------------------------------------------------------
+    def _worker(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            self._check(*item)
 
     def _check(self, ctr_id: str, interval: float) -> None:
         rt = self.rt  # shared: its Database and LockManager are thread-safe, and were built in run()
+        gone = False
         try:
             ctr = rt.get_container(ctr_id)
-            run_healthcheck(rt, ctr)
+            run_healthcheck(rt, ctr, self)
+        except (InvalidState, NoSuchContainer, InvalidArgument):
+            gone = True  # stopped, removed or without a check now: read the database again
         except PypodError:
             pass
         except Exception:  # noqa: BLE001 - one failed check must not end the scheduler
             pass
         finally:
+            ctr = None
             with self.mutex:
                 self.next_due[ctr_id] = time.monotonic() + interval
-                self.running.pop(ctr_id, None)
+                self.running.discard(ctr_id)
+                self.rescan = self.rescan or gone
             self.wake()
 
+    def _submit(self, ctr_id: str, interval: float) -> None:
+        """Queue a check (mutex held); one more worker while all are busy, up to max_workers."""
+        self.running.add(ctr_id)
+        if len(self.running) > len(self.workers) and len(self.workers) < self.max_workers:
+            thread = threading.Thread(target=self._worker, daemon=True, name=f"check-{len(self.workers)}")
+            self.workers.append(thread)
+            thread.start()
+        self.queue.put((ctr_id, interval))
+
+    # -- the main loop --------------------------------------------------------------------------
     def _work(self) -> dict[str, float]:
-        try:
-            return _needing_checks(self.rt)
-        except PypodError:
-            return {}
+        """The containers needing checks: read again when told (SIGUSR1, a check that found its
+        container gone) or every RESCAN seconds, else the last answer."""
+        now = time.monotonic()
+        pokes = self.pokes
+        with self.mutex:
+            due = self.rescan or pokes != self.pokes_seen or now - self.scanned_at >= RESCAN
+            self.rescan = False
+        self.pokes_seen = pokes
+        if due:
+            try:
+                self.wanted = _needing_checks(self.rt)
+            except PypodError:
+                self.wanted = {}
+            self.scanned_at = now
+        return self.wanted
 
     def _tick(self, wanted: dict[str, float]) -> float:
-        """Start the due checks; seconds until the next one."""
+        """Start the due checks, kill the overdue tests; seconds until something is due."""
         with self.mutex:
-            return self._tick_locked(wanted)
-
-    def _tick_locked(self, wanted: dict[str, float]) -> float:
-        now = time.monotonic()
-        for ctr_id in list(self.next_due):
-            if ctr_id not in wanted and ctr_id not in self.running:
-                del self.next_due[ctr_id]
-        for ctr_id, interval in wanted.items():
-            due = self.next_due.setdefault(ctr_id, now)
-            if due <= now and ctr_id not in self.running:
-                thread = threading.Thread(target=self._check, args=(ctr_id, interval), daemon=True)
-                self.running[ctr_id] = thread
-                self.next_due[ctr_id] = now + interval  # rewritten when the check ends
-                thread.start()
-        pending = [due for cid, due in self.next_due.items() if cid not in self.running]
+            now = time.monotonic()
+            for ctr_id in list(self.next_due):
+                if ctr_id not in wanted and ctr_id not in self.running:
+                    del self.next_due[ctr_id]
+            for ctr_id, interval in wanted.items():
+                due = self.next_due.setdefault(ctr_id, now)
+                if due <= now and ctr_id not in self.running:
+                    self.next_due[ctr_id] = now + interval  # rewritten when the check ends
+                    self._submit(ctr_id, interval)
+            pending = [due for cid, due in self.next_due.items() if cid not in self.running]
+            deadline = self._expire(now)
+        if deadline is not None:
+            pending.append(deadline)
+        if self.running or wanted:
+            pending.append(self.scanned_at + RESCAN)
         return max(0.0, min(pending) - time.monotonic()) if pending else MAX_SLEEP
 
     def run(self) -> int:
         # handlers first: ensure_scheduler may send SIGUSR1 as soon as the lock is held
-        signal.signal(signal.SIGUSR1, lambda *_: self.wake())
+        signal.signal(signal.SIGUSR1, self._poke)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         self.lock_fd = _try_lock(_lock_path(self.rt))
@@ -385,13 +501,23 @@ class Scheduler:
                 sleep = self._tick(wanted)
                 self._wait(min(sleep, MAX_SLEEP))
         finally:
-            with self.mutex:
-                threads = list(self.running.values())
-            for thread in threads:
+            try:
+                while True:
+                    self.queue.get_nowait()  # checks not started yet: dropped
+            except Exception:  # noqa: BLE001 - queue.Empty
+                pass
+            for _ in self.workers:
+                self.queue.put(None)
+            for thread in self.workers:
                 thread.join(timeout=5)
             if self.lock_fd is not None:
                 self._unlock()
         return 0
+
+    def _poke(self, *_: object) -> None:
+        """SIGUSR1 (a container started): read the database again."""
+        self.pokes += 1  # no lock in a signal handler: the main thread may hold it
+        self.wake()
 
     def _stop(self, *_: object) -> None:
         self.stopping = True
@@ -435,6 +561,7 @@ class Scheduler:
         """Give up the lock, then look once more: a container started meanwhile may have seen
         the lock held and relied on us.  True when we took the lock back to go on."""
         self._unlock()
+        self.rescan = True
         if not self._work():
             return False
         self.lock_fd = _try_lock(_lock_path(self.rt))
@@ -447,3 +574,27 @@ class Scheduler:
 def run_scheduler(rt: "Runtime") -> int:
     """The body of `pypod healthcheck scheduler`."""
     return Scheduler(rt).run()
+
+
+def scheduler_main(argv: list[str] | None = None) -> int:
+    """The lean scheduler process (`scheduler_argv`): global options, then ``healthcheck scheduler``."""
+    _without_archive_codecs()
+    try:
+        from pypod.cli.main import Context, _split_globals
+
+        options, _words = _split_globals(list(sys.argv[1:] if argv is None else argv))
+        rt = Context(options, "healthcheck scheduler").runtime
+    except Exception:  # noqa: BLE001 - detached, stdio on /dev/null: nobody reads a traceback
+        return 125
+    import gc
+
+    gc.collect()
+    gc.freeze()  # start-up objects never die: the collector stops walking them
+    return run_scheduler(rt)
+
+
+def _without_archive_codecs() -> None:
+    """The scheduler never makes archives: keep `shutil` (imported by `tempfile`) from loading
+    bz2 and lzma (their modules, extension modules and libraries: ~0.4 MB resident)."""
+    for name in ("bz2", "lzma"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # `import name` → ImportError

@@ -8,11 +8,9 @@ mount points), so a pod needs no image.  Members join the infra's shared namespa
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
 
 from pypod.errors import (
     AlreadyExists,
@@ -23,7 +21,12 @@ from pypod.errors import (
     PypodError,
 )
 
+from pypod.libpod.container.model import _plain_methods, plain_dict
+
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
+
     from pypod.libpod.container.container import Container
     from pypod.libpod.container.model import ContainerConfig
     from pypod.libpod.runtime import Runtime
@@ -41,7 +44,7 @@ CREATED, RUNNING, DEGRADED, STOPPED, EXITED, PAUSED, ERROR = (
 )  # fmt: skip
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)  # methods from model._plain_methods (no code to exec)
 class PodConfig:
     """What `pod create` decided (immutable afterwards except infra_container_id/lock_id)."""
 
@@ -65,11 +68,11 @@ class PodConfig:
     exit_policy: str = "continue"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return plain_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PodConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @property
@@ -77,19 +80,23 @@ class PodConfig:
         return f"{self.cgroup_parent}/{self.id}"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)  # methods from model._plain_methods
 class PodState:
     """The little a pod keeps besides its containers' states."""
 
     cgroup_path: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return plain_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PodState":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+_plain_methods(PodConfig)
+_plain_methods(PodState)
 
 
 # --- helpers ------------------------------------------------------------------------------

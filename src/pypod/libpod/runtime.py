@@ -221,7 +221,7 @@ class Runtime:
 
     def dependents_of(self, ctr_id: str) -> list[str]:
         """IDs of the containers that require ``ctr_id``."""
-        return [c["id"] for c, _s in self.db.all_containers() if ctr_id in (c.get("requires") or [])]
+        return [c["id"] for c in self.db.container_configs_mentioning(ctr_id) if ctr_id in (c.get("requires") or [])]
 
     def remove_container(
         self,

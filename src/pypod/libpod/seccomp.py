@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-from typing import Any, Iterable
 
 from pypod.errors import InvalidArgument
+
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Iterable
 
 DEFAULT_PROFILE_PATHS = ("/etc/containers/seccomp.json", "/usr/share/containers/seccomp.json")
 
@@ -59,7 +61,7 @@ def _norm_cap(cap: str) -> str:
 def to_oci(profile: dict[str, Any], capabilities: Iterable[str], machine: str | None = None) -> dict[str, Any]:
     """Convert a containers-common (or already-OCI) profile for these capabilities."""
     caps = {_norm_cap(c) for c in capabilities}
-    go_arch, scmp_arch = _MACHINES.get(machine or platform.machine(), ("amd64", "SCMP_ARCH_X86_64"))
+    go_arch, scmp_arch = _MACHINES.get(machine or os.uname().machine, ("amd64", "SCMP_ARCH_X86_64"))
     out: dict[str, Any] = {"defaultAction": profile.get("defaultAction", "SCMP_ACT_ERRNO")}
     if "defaultErrnoRet" in profile:
         out["defaultErrnoRet"] = int(profile["defaultErrnoRet"])

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import resource
 import stat
-from dataclasses import dataclass
-from typing import Any, Callable
 
 from pypod.errors import InvalidArgument
-from pypod.libpod.container.model import ContainerConfig
+
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
+
+    from pypod.libpod.container.model import ContainerConfig
+
+    ResolveNs = Callable[[str, str], str]  # (namespace kind, container id) -> /proc/PID/ns/<kind>
 
 OCI_VERSION = "1.0.2-dev"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -54,18 +59,33 @@ _RLIMITS = {
 _UNLIMITED = 2**64 - 1  # RLIM_INFINITY as the OCI spec writes it
 
 
-@dataclass
 class GeneratedFiles:
-    """Host paths of the files bind-mounted into the container ("" = do not mount)."""
+    """Host paths of the files bind-mounted into the container ("" = do not mount).
 
-    hosts: str = ""
-    resolv_conf: str = ""
-    hostname: str = ""
-    containerenv: str = ""
-    shm: str = ""
+    A plain class with dataclass-like init/eq/repr (no dataclass to build on every start).
+    """
 
+    __slots__ = ("hosts", "resolv_conf", "hostname", "containerenv", "shm")
 
-ResolveNs = Callable[[str, str], str]  # (namespace kind, container id) -> /proc/PID/ns/<kind>
+    def __init__(
+        self, hosts: str = "", resolv_conf: str = "", hostname: str = "", containerenv: str = "", shm: str = ""
+    ) -> None:
+        self.hosts = hosts
+        self.resolv_conf = resolv_conf
+        self.hostname = hostname
+        self.containerenv = containerenv
+        self.shm = shm
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"GeneratedFiles({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def generate_spec(

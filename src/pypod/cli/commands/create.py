@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     import argparse
 
     from pypod.cli.main import Context

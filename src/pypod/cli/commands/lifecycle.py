@@ -7,11 +7,13 @@ and the exit code of the last one is returned at the end, like podman.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pypod.cli.common import print_error as _error, parse_stop_timeout as _timeout
 
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Iterable
+
     import argparse
 
     from pypod.cli.main import Context

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable
 
 from pypod.cli.common import print_error as _error, parse_stop_timeout as _timeout
 
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable
+
     import argparse
 
     from pypod.cli.main import Context
@@ -105,15 +107,20 @@ def create_args(parser: "argparse.ArgumentParser") -> None:
 
 
 def create_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
-    from pypod.cli.createflags import parse_key_values, parse_publish
     from pypod.errors import InvalidArgument
 
     if args.pod_name and args.name and args.pod_name != args.name:
         raise InvalidArgument("cannot specify --name and a pod name at the same time")
     infra = _bool_flag(args.infra)
     ports: list[dict[str, Any]] = []
-    for item in args.publish:
-        ports.extend(parse_publish(item))
+    if args.publish or args.label:  # createflags only when there is something to parse
+        from pypod.cli.createflags import parse_key_values, parse_publish
+
+        for item in args.publish:
+            ports.extend(parse_publish(item))
+        labels = parse_key_values(args.label, "label")
+    else:
+        labels = {}
     command = None
     if args.infra_command:
         import json
@@ -132,7 +139,7 @@ def create_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         ports=ports,
         network=args.network or None,
         hostname=args.hostname or None,
-        labels=parse_key_values(args.label, "label"),
+        labels=labels,
         create_command=["pypod", *sys.argv[1:]],
         replace=args.replace,
     )

@@ -39,9 +39,9 @@ def export_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     if args.output:
         tmp = f"{args.output}.tmp-{os.getpid()}"
         try:
-            with open(tmp, "wb") as out:
+            with open(tmp, "wb", buffering=0) as out:  # unbuffered: the export writes its descriptor
                 store.export(ctr.config.rootfs_layer, out)
-            os.replace(tmp, args.output)
+            _replace(tmp, args.output)
         except OSError as exc:
             raise InvalidArgument(f"{args.output}: {(exc.strerror or str(exc)).lower()}") from None
         finally:
@@ -52,6 +52,32 @@ def export_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     store.export(ctr.config.rootfs_layer, out)
     out.flush()
     return 0
+
+
+def _replace(tmp: str, dest: str) -> None:
+    """Rename ``tmp`` over ``dest`` without making the kernel write ``tmp`` out first.
+
+    ext4 starts writing back a file that is renamed over an existing one (its guard for
+    editors that replace files without fsync): for a 200 MB export, most of the command's
+    time.  Swapping the two names (RENAME_EXCHANGE) and unlinking the old file is just as
+    atomic for a reader of ``dest`` and skips that; anything else gets a plain rename.
+    """
+    import stat
+
+    try:
+        is_file = stat.S_ISREG(os.lstat(dest).st_mode)
+    except OSError:
+        is_file = False
+    if is_file:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, rename_exchange = -100, 2
+        renameat2 = getattr(libc, "renameat2", None)
+        if renameat2 is not None and renameat2(at_fdcwd, os.fsencode(tmp), at_fdcwd, os.fsencode(dest), rename_exchange) == 0:
+            os.unlink(tmp)  # the old contents, now under the temporary name
+            return
+    os.replace(tmp, dest)
 
 
 # --- commit -------------------------------------------------------------------------

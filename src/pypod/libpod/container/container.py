@@ -9,7 +9,6 @@ blocked by a slow container.
 from __future__ import annotations
 
 import os
-import signal as signals
 import time
 from contextlib import AbstractContextManager
 
@@ -36,10 +35,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 POLL_FIRST = 0.005
 POLL_MAX = 0.1
+AFTER_EXIT_MAX = 0.01  # polling cap between a process's death and conmon's exit file
 KILL_WAIT = 30.0  # seconds to wait for the exit file after SIGKILL
+SIGKILL, SIGTERM = 9, 15  # Linux numbers (the `signal` module and its enums are not imported for them)
 
 
-def _poll_until(predicate, timeout: float | None, first: float = POLL_FIRST) -> bool:  # type: ignore[no-untyped-def]
+def _poll_until(predicate, timeout: float | None, first: float = POLL_FIRST, cap: float = POLL_MAX) -> bool:  # type: ignore[no-untyped-def]
     """Call ``predicate`` with a growing interval until true (True) or the deadline (False)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = first
@@ -53,40 +54,67 @@ def _poll_until(predicate, timeout: float | None, first: float = POLL_FIRST) -> 
             time.sleep(min(delay, left))
         else:
             time.sleep(delay)
-        delay = min(delay * 2, POLL_MAX)
+        delay = min(delay * 2, cap)
+
+
+def open_pidfd(pid: int) -> int:
+    """A pidfd of ``pid`` (-1 when there is none: no such process, old kernel)."""
+    if pid <= 0:
+        return -1
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return -1
+
+
+def _wait_pidfd_or_poll(pidfd: int, predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    """`_poll_until`, but asleep on ``pidfd`` while its process lives (woken by its exit).
+
+    The exit file follows the process's death by a few milliseconds (conmon reaps, then
+    writes it), so after the wake-up the polling starts again at a millisecond, capped at
+    `AFTER_EXIT_MAX`.  Without a pidfd (old kernel, process already gone when it was
+    opened) this is plain polling.
+    """
+    if pidfd < 0:
+        return _poll_until(predicate, timeout)
+    import select
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        # bounded sleeps: the predicate also notices conmon dying or another process moving on
+        ready, _, _ = select.select([pidfd], [], [], min(POLL_MAX, left))
+        if ready:
+            break
+    left = deadline - time.monotonic()
+    return _poll_until(predicate, max(left, 0.0), first=0.001, cap=AFTER_EXIT_MAX)
+
+
+def _pidfd_signal(pidfd: int, sig: int) -> bool:
+    """Send ``sig`` through ``pidfd``; True when sent or the process is gone already."""
+    import _signal  # the C module (loaded at interpreter start): no `signal` enums
+
+    try:
+        _signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        return True
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def _wait_pid_or_poll(pid: int, predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    """`_poll_until`, but asleep on a pidfd of ``pid`` while it lives (woken by its exit).
-
-    The exit file follows the process's death by a few milliseconds (conmon reaps, then
-    writes it), so after the wake-up the polling starts again at a millisecond.  Without a
-    pidfd (old kernel, process already gone) this is plain polling.
-    """
-    import select
-
+    """`_wait_pidfd_or_poll` on a pidfd of ``pid`` opened here."""
+    pidfd = open_pidfd(pid)
     try:
-        pidfd = os.pidfd_open(pid) if pid > 0 else -1
-    except (OSError, AttributeError):
-        pidfd = -1
-    if pidfd < 0:
-        return _poll_until(predicate, timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if predicate():
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            # bounded sleeps: the predicate also notices conmon dying or another process moving on
-            ready, _, _ = select.select([pidfd], [], [], min(POLL_MAX, left))
-            if ready:
-                break
+        return _wait_pidfd_or_poll(pidfd, predicate, timeout)
     finally:
-        os.close(pidfd)
-    left = deadline - time.monotonic()
-    return _poll_until(predicate, max(left, 0.0), first=0.001)
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 class Container:
@@ -252,24 +280,54 @@ class Container:
             os.close(stopping_fd)
 
     def _stop_process(self, timeout: int, was_paused: bool) -> None:
-        """Signal and wait, lock not held."""
+        """Signal and wait, lock not held.
+
+        The pidfd is opened before the first signal, so the wait sleeps on the process's
+        death even when it dies (and is reaped) before the runtime's kill returns.
+        """
         oci = self.rt.oci
-        if timeout > 0:
-            try:
-                oci.kill(self.id, self.config.stop_signal or signals.SIGTERM)
-            except OCIRuntimeError:
-                pass
+        pidfd = open_pidfd(self.state.pid)
+        direct = not was_paused and not self.config.pid_mode and self._own_process(pidfd)
+        try:
+            if timeout > 0:
+                if not (direct and _pidfd_signal(pidfd, self.config.stop_signal or SIGTERM)):
+                    try:
+                        oci.kill(self.id, self.config.stop_signal or SIGTERM)
+                    except OCIRuntimeError:
+                        pass
+                if was_paused:
+                    self._resume_quietly()
+                if self._wait_exit(timeout, pidfd):
+                    return
+            if not (direct and _pidfd_signal(pidfd, SIGKILL)):
+                try:
+                    oci.kill(self.id, SIGKILL, all=bool(self.config.pid_mode))
+                except OCIRuntimeError:
+                    pass
             if was_paused:
                 self._resume_quietly()
-            if self._wait_exit(timeout):
-                return
+            self._wait_exit(KILL_WAIT, pidfd)
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+
+    def _own_process(self, pidfd: int) -> bool:
+        """Whether ``pidfd`` (opened on ``state.pid``) is this container's init process.
+
+        Then a signal goes straight to it (`pidfd_send_signal`: what `runtime kill` does for a
+        container with its own PID namespace, without a runtime process per stop).  The pidfd
+        was opened first, so the process it names cannot be replaced by a reused PID: when it
+        was in the container's cgroup at open time or after, the signal reaches it or nobody.
+        """
+        if pidfd < 0:
+            return False
+        marker = f"/libpod-{self.id}"
         try:
-            oci.kill(self.id, signals.SIGKILL, all=bool(self.config.pid_mode))
-        except OCIRuntimeError:
-            pass
-        if was_paused:
-            self._resume_quietly()
-        self._wait_exit(KILL_WAIT)
+            with open(f"/proc/{self.state.pid}/cgroup", "rb") as fh:
+                lines = fh.read().decode(errors="replace").splitlines()
+        except OSError:
+            return False
+        return any(line.endswith(marker) for line in lines)
 
     def _resume_quietly(self) -> None:
         try:
@@ -277,7 +335,7 @@ class Container:
         except OCIRuntimeError:
             pass
 
-    def _wait_exit(self, timeout: float) -> bool:
+    def _wait_exit(self, timeout: float, pidfd: int = -2) -> bool:
         """Until the exit file exists, conmon is gone, or someone else moved the state on."""
 
         def done() -> bool:
@@ -291,7 +349,9 @@ class Container:
                 return True
             return not lifecycle.process_alive(int(state.get("conmon_pid") or 0), "conmon")
 
-        return _wait_pid_or_poll(self.state.pid, done, timeout)
+        if pidfd == -2:  # none given: open one now
+            return _wait_pid_or_poll(self.state.pid, done, timeout)
+        return _wait_pidfd_or_poll(pidfd, done, timeout)
 
     def kill(self, signal: int = 9) -> None:
         """Send ``signal`` to the container's init process."""

@@ -175,16 +175,10 @@ def _libc():  # type: ignore[no-untyped-def]
 
 
 def is_mountpoint(path: str) -> bool:
-    real = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                parts = line.split()
-                if len(parts) > 4 and parts[4].encode().decode("unicode_escape") == real:
-                    return True
-    except OSError:
-        return False
-    return False
+    """Whether a file system is mounted at ``path`` (the shm tmpfs): its device differs from
+    its parent's.  Two stats instead of a scan of /proc/self/mountinfo, which holds every
+    mount of the host (hundreds with many containers)."""
+    return os.path.ismount(path)
 
 
 def mount_shm(ctr: "Container") -> None:
@@ -225,8 +219,9 @@ def mount_storage(ctr: "Container") -> str:
     return st.mountpoint
 
 
-def cleanup_storage(ctr: "Container") -> None:
-    """Unmount shm and the rootfs; tolerant of things already gone."""
+def cleanup_storage(ctr: "Container", *, save: bool = True) -> None:
+    """Unmount shm and the rootfs; tolerant of things already gone (``save=False``: the
+    caller saves the state)."""
     unmount_shm(ctr)
     st = ctr.state
     if st.mounted and not ctr.config.rootfs:
@@ -240,7 +235,8 @@ def cleanup_storage(ctr: "Container") -> None:
     if st.mounted or st.mountpoint:
         st.mounted = False
         st.mountpoint = ""
-        ctr.save()
+        if save:
+            ctr.save()
 
 
 # --- init ----------------------------------------------------------------------------------
@@ -285,13 +281,47 @@ def write_etc_files(ctr: "Container", net: dict[str, Any] | None = None) -> dict
 
 
 def image_config(ctr: "Container") -> dict[str, Any]:
-    """The OCI image config of the container's image ({} for --rootfs)."""
-    if not ctr.config.image_id:
+    """The OCI image config of the container's image ({} for --rootfs or a removed image).
+
+    Read once per command (init asks for it several times) straight from the image store's
+    files, like ``inspect``: images.json is replaced atomically, and the image store with its
+    reference parser and layer store is not imported for it.
+    """
+    image_id = ctr.config.image_id
+    if not image_id:
         return {}
+    cached = ctr.__dict__.get("_image_config")
+    if cached is not None and cached[0] == image_id:
+        return dict(cached[1])
     try:
-        return dict(ctr.rt.images.get(ctr.config.image_id).config or {})
-    except PypodError:
+        config = _read_image_config(ctr.rt.config.storage_root, image_id.removeprefix("sha256:"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        config = None
+    if config is None:  # not where the image store keeps it: ask the store
+        try:
+            config = dict(ctr.rt.images.get(image_id).config or {})
+        except PypodError:
+            config = {}
+    ctr.__dict__["_image_config"] = (image_id, config)
+    return dict(config)
+
+
+def _read_image_config(storage_root: str, image_id: str) -> dict[str, Any] | None:
+    """The config of image ``image_id`` as `ImageStore.get` reads it; {} when no such image,
+    None when the files are not laid out as expected (then the caller asks the store)."""
+    image_dir = os.path.join(storage_root, "overlay-images")
+    try:
+        with open(os.path.join(image_dir, "images.json"), "rb") as f:
+            records = json.load(f)
+    except FileNotFoundError:
         return {}
+    if not isinstance(records, list):
+        return None
+    if not any(isinstance(r, dict) and r.get("id") == image_id for r in records):
+        return {}
+    with open(os.path.join(image_dir, image_id, "config"), "rb") as f:
+        config = json.load(f)
+    return config if isinstance(config, dict) else None
 
 
 def effective_hostname(ctr: "Container") -> str:
@@ -353,10 +383,22 @@ def load_hooks(ctr: "Container") -> list[Any]:
 
 
 def exit_command(ctr: "Container") -> list[str]:
-    """What conmon runs when the container exits: `pypod container cleanup ID`'s work, lean (pypod/cleanup.py)."""
-    from pypod.cleanup import exit_command as lean_exit_command
+    """What conmon runs when the container exits: `pypod container cleanup ID`'s work, lean (pypod/cleanup.py).
 
-    return lean_exit_command(ctr.rt.config.global_args(), ctr.id)
+    Unless a restart policy may start the container again, the command carries the hint
+    ``--unless-handled LOCK_FILE GONE_DIR``: after a `stop`, `rm` or `run --rm` has cleaned up
+    (the usual case: they notice the exit first), it ends after a lock and two stats instead
+    of a full engine start-up competing with the next command for the CPU and the lock.
+    """
+    from pypod.cleanup import HANDLED_HINT, lean_argv
+
+    cfg = ctr.config
+    args = [*ctr.rt.config.global_args(), ctr.id]
+    if cfg.restart_policy in ("", "no"):
+        lock_file = os.path.join(ctr.rt.config.locks_dir, str(cfg.lock_id))
+        gone_dir = os.path.dirname(ctr.static_dir) if cfg.auto_remove else ""
+        args = [HANDLED_HINT, lock_file, gone_dir, *args]
+    return lean_argv("pypod.cleanup", "main", args)
 
 
 def init(ctr: "Container", retain_retries: bool = False) -> None:
@@ -379,7 +421,8 @@ def init(ctr: "Container", retain_retries: bool = False) -> None:
 
             spec = hookmod.run_precreate(hooks, spec)
         os.makedirs(ctr.bundle_path, mode=0o700, exist_ok=True)
-        write_atomic(os.path.join(ctr.bundle_path, "config.json"), json.dumps(spec, indent=1))
+        # compact, as podman writes it (an indent would use json's pure-Python encoder)
+        write_atomic(os.path.join(ctr.bundle_path, "config.json"), json.dumps(spec, separators=(",", ":")))
         from pypod.libpod.container.repair import remove_conmon_files
 
         remove_conmon_files(ctr)
@@ -545,7 +588,7 @@ def cleanup_network(ctr: "Container", *, force: bool = False) -> None:
 def start(ctr: "Container") -> None:
     """Created → Running."""
     try:
-        ctr.rt.oci.start(ctr.id)
+        ctr.rt.oci.start(ctr.id, ctr.state.pid)
     except PypodError as exc:
         # a pypod killed after `runtime start` but before saving "running": it is running
         if "already running" not in str(exc):
@@ -583,7 +626,9 @@ def cleanup_runtime(ctr: "Container", *, save: bool = True) -> str:
     """Stopped → Exited, Created → Configured: `runtime delete --force`, poststop hooks.
 
     Returns the new status; with ``save=False`` the caller sets and saves it (so that
-    nobody sees Exited before the storage is unmounted too).
+    nobody sees Exited before the storage is unmounted too) and then removes conmon's
+    files (`repair.remove_conmon_files`): the exit file goes last, so an exit command that
+    finds none knows the whole clean-up is done (see `pypod.cleanup`).
     """
     st = ctr.state
     if st.status not in (S.STOPPED, S.CREATED):
@@ -595,15 +640,15 @@ def cleanup_runtime(ctr: "Container", *, save: bool = True) -> str:
         deadline = time.monotonic() + 5
         while read_exit(ctr) is None and conmon_alive(ctr) and time.monotonic() < deadline:
             time.sleep(0.01)
-    from pypod.libpod.container.repair import remove_conmon_files
-
-    remove_conmon_files(ctr)
     run_poststop_hooks(ctr)
     new_status = S.CONFIGURED if was_created else S.EXITED
     st.pid = 0
     if save:
         st.status = new_status
         ctr.save()
+        from pypod.libpod.container.repair import remove_conmon_files
+
+        remove_conmon_files(ctr)
     return new_status
 
 
@@ -636,10 +681,13 @@ def cleanup(ctr: "Container") -> None:
             f"container {ctr.id} is running or paused, refusing to clean up: container state improper"
         )
     changed = st.status in (S.STOPPED, S.CREATED) or st.mounted
+    was_mounted = st.mounted or bool(st.mountpoint)
     errors: list[str] = []
     new_status = st.status
+    runtime_deleted = False
     try:
         new_status = cleanup_runtime(ctr, save=False)
+        runtime_deleted = new_status != st.status
     except PypodError as exc:
         errors.append(str(exc))
     if new_status not in (S.STOPPED, S.CREATED):  # the process is gone: its network can go
@@ -648,12 +696,18 @@ def cleanup(ctr: "Container") -> None:
         except PypodError as exc:
             errors.append(str(exc))
     try:
-        cleanup_storage(ctr)
+        cleanup_storage(ctr, save=False)
     except PypodError as exc:
         errors.append(str(exc))
-    if new_status != st.status:
+    unmounted = was_mounted and not (st.mounted or st.mountpoint)
+    if new_status != st.status or unmounted:  # one save for the status and the unmount
         st.status = new_status
         ctr.save()
+    if runtime_deleted:
+        # last: no exit file left tells the exit command that all of the above is done
+        from pypod.libpod.container.repair import remove_conmon_files
+
+        remove_conmon_files(ctr)
     if errors:
         raise PypodError("; ".join(errors))
     if changed:

@@ -121,7 +121,7 @@ class ContainerConfig:
     mounts_extra: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return plain_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ContainerConfig":
@@ -162,7 +162,7 @@ class ContainerState:
     checkpointed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return plain_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ContainerState":
@@ -171,6 +171,31 @@ class ContainerState:
 
 
 _MISSING = object()
+_SCALARS = frozenset((str, int, bool, float, type(None)))
+
+
+def _plain(value: Any) -> Any:
+    """One field value as `dataclasses.asdict` copies it, fast for the JSON types records hold."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind is dict:
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if hasattr(kind, "__dataclass_fields__"):
+        return dataclasses.asdict(value)
+    if kind is tuple:
+        return tuple(_plain(v) for v in value)
+    import copy
+
+    return copy.deepcopy(value)  # what asdict does with any other object
+
+
+def plain_dict(obj: Any) -> dict[str, Any]:
+    """`dataclasses.asdict(obj)` for a record whose fields hold JSON-like values (and nested
+    dataclasses): the same result without asdict's generic recursion (every state save)."""
+    return {name: _plain(getattr(obj, name)) for name in obj.__dataclass_fields__}
 
 
 def _plain_methods(cls: Any) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import socket
-import subprocess
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pypod.errors import CommandNotExecutable, CommandNotFound, OCIRuntimeError
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    import socket
+    from typing import Any, BinaryIO
+
     from pypod.libpod.oci.runtime import OCIRuntime
 
 SYNC_TIMEOUT = 240.0
@@ -27,10 +26,26 @@ _NOT_FOUND = "OCI runtime attempted to invoke a command that was not found"
 _PERMISSION = "OCI permission denied"
 _GENERIC = "OCI runtime error"
 
+# ConmonRequest's fields in order, with their defaults (a plain class: no dataclass to build
+# at import time on every start); a list default is copied per instance.
+_REQUEST_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("ctr_id", None), ("name", None), ("bundle", None), ("runtime_path", None), ("runtime_root", None),
+    ("exit_dir", None), ("persist_dir", None), ("log_path", None), ("pid_file", None),
+    ("conmon_pid_file", None), ("exit_command", []), ("terminal", False), ("stdin", False),
+    ("extra_runtime_args", []), ("log_level", "error"), ("conmon_path", "conmon"),
+    ("runtime_name", "runc"), ("oci_log", ""), ("log_tag", ""), ("log_size_max", 0),
+)  # fmt: skip
 
-@dataclass
+
 class ConmonRequest:
-    """Everything conmon needs to create one container."""
+    """Everything conmon needs to create one container.
+
+    Fields (in order): ctr_id, name, bundle, runtime_path, runtime_root, exit_dir,
+    persist_dir, log_path, pid_file, conmon_pid_file (required); exit_command: list[str],
+    terminal, stdin, extra_runtime_args: list[str], log_level ("error"), conmon_path
+    ("conmon"), runtime_name ("runc"), oci_log (runtime's JSON log, "" = none), log_tag,
+    log_size_max (0).
+    """
 
     ctr_id: str
     name: str
@@ -42,23 +57,65 @@ class ConmonRequest:
     log_path: str
     pid_file: str
     conmon_pid_file: str
-    exit_command: list[str] = field(default_factory=list)
-    terminal: bool = False
-    stdin: bool = False
-    extra_runtime_args: list[str] = field(default_factory=list)
-    log_level: str = "error"
-    conmon_path: str = "conmon"
-    runtime_name: str = "runc"
-    oci_log: str = ""  # runtime's JSON log (<rundir>/oci-log); "" = none
-    log_tag: str = ""
-    log_size_max: int = 0
+    exit_command: list[str]
+    terminal: bool
+    stdin: bool
+    extra_runtime_args: list[str]
+    log_level: str
+    conmon_path: str
+    runtime_name: str
+    oci_log: str
+    log_tag: str
+    log_size_max: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(_REQUEST_FIELDS):
+            raise TypeError(f"ConmonRequest takes at most {len(_REQUEST_FIELDS)} positional arguments")
+        for index, (name, default) in enumerate(_REQUEST_FIELDS):
+            if index < len(args):
+                if name in kwargs:
+                    raise TypeError(f"ConmonRequest got multiple values for argument {name!r}")
+                value = args[index]
+            elif name in kwargs:
+                value = kwargs.pop(name)
+            elif default is None:
+                raise TypeError(f"ConmonRequest missing required argument: {name!r}")
+            else:
+                value = list(default) if isinstance(default, list) else default
+            setattr(self, name, value)
+        if kwargs:
+            raise TypeError(f"ConmonRequest got an unexpected keyword argument {next(iter(kwargs))!r}")
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name, _d in _REQUEST_FIELDS)
+        return f"ConmonRequest({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n, _d in _REQUEST_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass
 class ConmonResult:
     """What conmon reported after `runtime create`."""
-    pid: int
-    conmon_pid: int
+
+    __slots__ = ("pid", "conmon_pid")
+
+    def __init__(self, pid: int, conmon_pid: int) -> None:
+        self.pid = pid
+        self.conmon_pid = conmon_pid
+
+    def __repr__(self) -> str:
+        return f"ConmonResult(pid={self.pid!r}, conmon_pid={self.conmon_pid!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.pid, self.conmon_pid) == (other.pid, other.conmon_pid)  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def conmon_args(req: ConmonRequest) -> list[str]:
@@ -99,19 +156,20 @@ def _conmon_level(level: str) -> str:
 
 def start_conmon(req: ConmonRequest) -> ConmonResult:
     """Run conmon, which creates the container; return the container's and conmon's PIDs."""
-    import shutil
+    import _socket
 
     # a missing binary would otherwise surface as a silent sync-pipe failure
-    if not shutil.which(req.conmon_path):
+    if not _executable(req.conmon_path):
         raise OCIRuntimeError(f'could not find a working conmon binary (configured "{req.conmon_path}"): invalid argument')
-    if not shutil.which(req.runtime_path):
+    if not _executable(req.runtime_path):
         raise OCIRuntimeError(f'OCI runtime "{req.runtime_path}" not found: invalid argument')
     for d in (req.exit_dir, req.persist_dir):
         os.makedirs(d, exist_ok=True)
     if req.oci_log:
         _unlink(req.oci_log)
-    parent_sync, child_sync = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    parent_start, child_start = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    # the C socket type (socket.py's wrapper and its enums are not needed for two socketpairs)
+    parent_sync, child_sync = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    parent_start, child_start = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     try:
         pid = _spawn_with_fds(conmon_args(req), child_sync.fileno(), child_start.fileno())
         child_sync.close()
@@ -176,8 +234,19 @@ def _which(name: str) -> str:
     return found
 
 
-def _read_sync(sock: socket.socket, timeout: float) -> dict[str, Any] | None:
+def _executable(name: str) -> bool:
+    """`shutil.which(name)` is not None, without importing shutil for the usual absolute path."""
+    if os.sep in name:
+        return os.access(name, os.F_OK | os.X_OK) and not os.path.isdir(name)
+    import shutil
+
+    return shutil.which(name) is not None
+
+
+def _read_sync(sock: "socket.socket", timeout: float) -> dict[str, Any] | None:
     """One JSON message from conmon's sync pipe, or None when conmon closed it."""
+    import select
+
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
@@ -280,6 +349,8 @@ def run_exec(
         argv = runtime.exec_args(
             ctr_id, spec_path, tty=tty, detach=detach, pid_file=pid_file or "", log_file=log_path
         )
+        import subprocess  # exec only
+
         if detach:
             stdin = stdout = stderr = subprocess.DEVNULL
         elif not interactive and not tty:

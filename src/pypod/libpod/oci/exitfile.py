@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from pypod.libpod.timefmt import rfc3339_fixed
 
 
-@dataclass
 class ExitInfo:
-    """A container process's exit, as conmon recorded it."""
-    code: int
-    finished_at: str  # RFC 3339 with nanoseconds, UTC
-    oom: bool
+    """A container process's exit, as conmon recorded it (a plain class: read by every
+    exit command and sync, where building a dataclass would cost more than the read)."""
+
+    __slots__ = ("code", "finished_at", "oom")
+
+    def __init__(self, code: int, finished_at: str, oom: bool) -> None:
+        self.code = code
+        self.finished_at = finished_at  # RFC 3339 with nanoseconds, UTC
+        self.oom = oom
+
+    def __repr__(self) -> str:
+        return f"ExitInfo(code={self.code!r}, finished_at={self.finished_at!r}, oom={self.oom!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.code, self.finished_at, self.oom) == (other.code, other.finished_at, other.oom)  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def read_exit(exits_dir: str, persist_dir: str, ctr_id: str) -> ExitInfo | None:

@@ -7,14 +7,87 @@
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
-from typing import Any
+import os
 
 from pypod.errors import OCIRuntimeError
 
-_LOGFMT_MSG = re.compile(r'(?:^|\s)msg="((?:[^"\\]|\\.)*)"')
+TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+_LOGFMT_MSG = None  # compiled on the first error (re is not needed on the success path)
+_SIGPIPE, _SIGXFSZ = 13, 25  # reset to default in the child, like subprocess (Linux numbers)
+
+
+class RuntimeResult:
+    """What one runtime process did: exit code, stdout and stderr (text)."""
+
+    __slots__ = ("returncode", "stdout", "stderr")
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_captured(argv: list[str]) -> RuntimeResult:
+    """Run ``argv`` with stdin on /dev/null, capturing stdout and stderr; wait for it.
+
+    A `posix_spawn` (vfork) and a poll loop instead of `subprocess.run`: no subprocess,
+    selectors or locale import and no fork of the whole interpreter, for the runtime calls
+    of every start, stop and rm.  OSError when the program cannot be started.
+    """
+    import select
+
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    devnull = -1
+    try:
+        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        spawn = os.posix_spawn if os.sep in argv[0] else os.posix_spawnp
+        pid = spawn(
+            argv[0], argv, os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                          (os.POSIX_SPAWN_DUP2, err_w, 2)],
+            setsigdef=(_SIGPIPE, _SIGXFSZ),
+        )  # fmt: skip
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (out_w, err_w, devnull):
+            if fd >= 0:
+                os.close(fd)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    try:
+        poller = select.poll()
+        for fd in chunks:
+            poller.register(fd, select.POLLIN)
+        open_fds = 2
+        while open_fds:
+            for fd, _event in poller.poll():
+                data = os.read(fd, 65536)
+                if data:
+                    chunks[fd].append(data)
+                else:
+                    poller.unregister(fd)
+                    open_fds -= 1
+    finally:
+        os.close(out_r)
+        os.close(err_r)
+        while True:
+            try:
+                _pid, status = os.waitpid(pid, 0)
+                break
+            except ChildProcessError:
+                status = 0
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+    return RuntimeResult(
+        os.waitstatus_to_exitcode(status),
+        b"".join(chunks[out_r]).decode(errors="replace"),
+        b"".join(chunks[err_r]).decode(errors="replace"),
+    )
 
 
 def runtime_message(stderr: str) -> str:
@@ -29,6 +102,8 @@ def runtime_message(stderr: str) -> str:
         if not line:
             continue
         if line.startswith("{"):
+            import json
+
             try:
                 entry = json.loads(line)
             except ValueError:
@@ -37,8 +112,10 @@ def runtime_message(stderr: str) -> str:
                 if entry.get("level", "error") in ("error", "fatal", "panic"):
                     messages.append(str(entry["msg"]))
                 continue
-        match = _LOGFMT_MSG.search(line)
+        match = _logfmt_msg().search(line)
         if match and "level=" in line:
+            import re
+
             if re.search(r"level=(error|fatal|panic)", line):
                 messages.append(_unescape(match.group(1)))
             continue
@@ -46,11 +123,50 @@ def runtime_message(stderr: str) -> str:
     return "\n".join(messages).strip()
 
 
+def _logfmt_msg():  # type: ignore[no-untyped-def]
+    global _LOGFMT_MSG
+    if _LOGFMT_MSG is None:
+        import re
+
+        _LOGFMT_MSG = re.compile(r'(?:^|\s)msg="((?:[^"\\]|\\.)*)"')
+    return _LOGFMT_MSG
+
+
 def _unescape(text: str) -> str:
+    import json
+
     try:
         return json.loads(f'"{text}"')
     except ValueError:
         return text.replace('\\"', '"')
+
+
+def _read_fifo_until_closed(fd: int, pidfd: int) -> bytes:
+    """What the writer of the non-blocking fifo ``fd`` writes until it closes it; what was
+    read so far once the process of ``pidfd`` is gone (b"" when it wrote nothing)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    data = b""
+    while True:
+        ready = {ready_fd for ready_fd, _event in poller.poll()}
+        if fd in ready:  # (a fifo never opened by a writer does not poll ready)
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return data  # the init closed its end: it has exec'd the container's process
+            data += chunk
+            continue
+        if pidfd in ready:
+            try:
+                data += os.read(fd, 4096)
+            except BlockingIOError:
+                pass
+            return data
 
 
 class OCIRuntime:
@@ -66,30 +182,62 @@ class OCIRuntime:
         """The runtime's global arguments (binary and --root)."""
         return [self.path, "--root", self.state_root]
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(self, *args: str, check: bool = True) -> RuntimeResult:
         try:
-            proc = subprocess.run(
-                [*self.base_args(), *args],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            proc = run_captured([*self.base_args(), *args])
         except OSError as exc:
             raise OCIRuntimeError(f"{self.name}: cannot run {self.path}: {exc.strerror}") from exc
         if check and proc.returncode != 0:
             raise OCIRuntimeError(self._error_text(proc))
         return proc
 
-    def _error_text(self, proc: subprocess.CompletedProcess[str]) -> str:
+    def _error_text(self, proc: RuntimeResult) -> str:
         msg = runtime_message(proc.stderr) or runtime_message(proc.stdout)
         if not msg:
             msg = f"exit status {proc.returncode}"
         return f"{self.name}: {msg}" if not msg.startswith(self.name) else msg
 
-    def start(self, ctr_id: str) -> None:
-        """Start a created container."""
+    def start(self, ctr_id: str, init_pid: int = 0) -> None:
+        """Start a created container (``init_pid``: its init process, for the in-process path)."""
+        if init_pid > 0 and self._start_through_fifo(ctr_id, init_pid):
+            return
         self._run("start", ctr_id)
+
+    def _start_through_fifo(self, ctr_id: str, init_pid: int) -> bool:
+        """runc's own `start`, without a runc process: True when the container was started.
+
+        A created runc container's init waits to open ``<state>/<id>/exec.fifo`` for writing
+        (through its own descriptor of the fifo, so the name does not matter to it); `runc
+        start` opens it for reading, reads until the init closes it (its exec of the
+        container's process), then removes it (runc tells created from running by that file).
+        This does the same, but removes the name as soon as it is open: killed half-way, it
+        never leaves a running container that runc would take for a created one.  Anything
+        unexpected (another runtime, no fifo, the init gone without writing, NOTIFY_SOCKET set)
+        returns False, and the runtime's `start` then runs as usual and reports what happened.
+        """
+        if os.path.basename(self.path) != "runc" or "NOTIFY_SOCKET" in os.environ:
+            return False
+        fifo = os.path.join(self.state_root, ctr_id, "exec.fifo")
+        try:
+            pidfd = os.pidfd_open(init_pid)
+        except (OSError, AttributeError):
+            return False
+        try:
+            try:
+                fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                return False
+            try:
+                try:
+                    os.unlink(fifo)
+                except FileNotFoundError:
+                    pass
+                data = _read_fifo_until_closed(fd, pidfd)
+            finally:
+                os.close(fd)
+        finally:
+            os.close(pidfd)
+        return bool(data)
 
     def kill(self, ctr_id: str, sig: int | str, all: bool = False) -> None:  # noqa: A002
         """Send a signal to the container's init process (or all processes)."""
@@ -124,6 +272,8 @@ class OCIRuntime:
             if "does not exist" in text or "not found" in text or "no such file" in text.lower():
                 return None
             raise OCIRuntimeError(text)
+        import json
+
         try:
             return json.loads(proc.stdout)
         except ValueError as exc:

@@ -359,6 +359,17 @@ class Database:
                 self._report_corrupt(ident, exc)
         return records
 
+    def container_configs_mentioning(self, text: str) -> list[dict[str, Any]]:
+        """Configs of the containers whose stored config contains ``text`` (e.g. an ID they
+        require): SQLite filters the rows, so only those few are decoded, not every one."""
+        configs = []
+        for ident, c in self._read("SELECT id, config FROM containers WHERE instr(config, ?) > 0", (text,)):
+            try:
+                configs.append(_load(c))
+            except DatabaseError as exc:
+                self._report_corrupt(ident, exc)
+        return configs
+
     def _report_corrupt(self, ident: str, exc: Exception) -> None:
         corrupt = self.corrupt_containers
         if ident not in corrupt:

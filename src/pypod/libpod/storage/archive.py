@@ -639,3 +639,245 @@ def extract_layer(
     directory and discard it on error.  Returns the diffID/size it computed.
     """
     return extract_stream(stream, target_dir, whiteouts=whiteouts)
+
+
+# --- writer ------------------------------------------------------------------
+_BLOCK = tarfile.BLOCKSIZE
+_RECORD = tarfile.RECORDSIZE
+_SENDFILE_MAX = 1 << 30
+_SMALL_FILE = 64 << 10  # files up to this size are read and written with the headers
+# errors meaning "sendfile cannot do this pair of descriptors": copy through user space instead
+_NO_SENDFILE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EBADF})
+
+
+class _TarOut:
+    """The output of write_tree_tar: a raw descriptor (file data copied by the kernel) or a file object."""
+
+    def __init__(self, fileobj: IO[bytes]) -> None:
+        self.fileobj = fileobj
+        self.fd: int | None = None
+        try:
+            fd = fileobj.fileno()
+        except (OSError, ValueError, AttributeError):  # BytesIO and friends
+            fd = None
+        if fd is not None:
+            fileobj.flush()  # what the caller buffered goes first
+            self.fd = fd
+        self.pending = bytearray()  # headers and padding not yet written
+        self.offset = 0  # bytes of tar produced so far
+        self.sendfile = fd is not None
+
+    def add(self, data: bytes) -> None:
+        self.pending += data
+        self.offset += len(data)
+        if len(self.pending) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if self.fd is None:
+            self.fileobj.write(self.pending)
+        else:
+            view = memoryview(self.pending)
+            while view:
+                view = view[os.write(self.fd, view) :]
+            view.release()
+        self.pending.clear()
+
+    def copy(self, src: int, size: int, name: str) -> None:
+        """Append ``size`` bytes of descriptor ``src`` (from its start) and the padding after them."""
+        if size <= _SMALL_FILE:  # one read into the pending buffer beats a write + sendfile pair
+            data = os.read(src, size)
+            while len(data) < size:
+                more = os.read(src, size - len(data))
+                if not more:
+                    raise OSError(errno.EIO, f"unexpected end of data: {name} shrank while being archived")
+                data += more
+            self.add(data + bytes(-size % _BLOCK))
+            return
+        self.flush()
+        done = 0
+        if self.sendfile and self.fd is not None:
+            try:
+                while done < size:
+                    n = os.sendfile(self.fd, src, done, min(size - done, _SENDFILE_MAX))
+                    if n == 0:
+                        break
+                    done += n
+            except OSError as exc:
+                if done or exc.errno not in _NO_SENDFILE:
+                    raise
+                self.sendfile = False
+        while done < size:
+            chunk = os.pread(src, min(size - done, _CHUNK), done)
+            if not chunk:
+                raise OSError(errno.EIO, f"unexpected end of data: {name} shrank while being archived")
+            if self.fd is None:
+                self.fileobj.write(chunk)
+            else:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self.fd, view) :]
+            done += len(chunk)
+        self.offset += size
+        self.add(bytes(-size % _BLOCK))
+
+    def close(self) -> None:
+        self.add(bytes(2 * _BLOCK))
+        self.add(bytes(-self.offset % _RECORD))
+        self.flush()
+        if self.fd is not None:
+            # a buffered file object caches its position: tell it where the descriptor is now
+            try:
+                if self.fileobj.seekable():
+                    self.fileobj.seek(os.lseek(self.fd, 0, os.SEEK_CUR))
+            except (OSError, ValueError):
+                pass
+
+
+_TYPES = {
+    stat.S_IFREG: tarfile.REGTYPE, stat.S_IFDIR: tarfile.DIRTYPE, stat.S_IFLNK: tarfile.SYMTYPE,
+    stat.S_IFIFO: tarfile.FIFOTYPE, stat.S_IFCHR: tarfile.CHRTYPE, stat.S_IFBLK: tarfile.BLKTYPE,
+}
+_MAX7 = 8**7  # what an 8-byte octal field holds (uid, gid, device numbers)
+_MAX11 = 8**11  # what a 12-byte one holds (size, mtime)
+_PAX_BLOCKS: dict[int, bytes] = {}  # pax header block by records length
+
+
+def _ustar_block(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, kind: bytes,
+                 linkname: bytes, dev: bytes) -> bytes:
+    """One ustar header block, as tarfile lays it out (empty uname/gname and prefix)."""
+    block = bytearray(b"".join((
+        name.ljust(100, b"\0"), b"%07o\0" % mode, b"%07o\0" % uid, b"%07o\0" % gid,
+        b"%011o\0" % size, b"%011o\0" % mtime, b"        ", kind, linkname.ljust(100, b"\0"),
+        tarfile.POSIX_MAGIC, bytes(64), dev, bytes(167),
+    )))
+    block[148:155] = b"%06o\0" % sum(block)
+    return bytes(block)
+
+
+def _pax_mtime(mtime: float) -> bytes:
+    """The pax extended header carrying a float mtime in full, as tarfile writes it."""
+    value = str(mtime).encode()
+    length = len(value) + 8  # "mtime" + " " + "=" + "\n"
+    n = p = 0
+    while True:
+        n = length + len(str(p))
+        if n == p:
+            break
+        p = n
+    record = b"%d mtime=%s\n" % (p, value)
+    head = _PAX_BLOCKS.get(len(record))
+    if head is None:
+        head = _PAX_BLOCKS[len(record)] = _ustar_block(
+            b"././@PaxHeader", 0, 0, 0, len(record), 0, tarfile.XHDTYPE, b"", bytes(16))
+    return head + record.ljust(_BLOCK, b"\0")
+
+
+def _xattr_headers(full: str) -> dict[str, str]:
+    try:
+        keys = os.listxattr(full, follow_symlinks=False)
+    except OSError:
+        return {}
+    xattrs: dict[str, str] = {}
+    for key in keys:
+        if key.startswith(("trusted.overlay.", "user.overlay.")):
+            continue
+        try:
+            value = os.getxattr(full, key, follow_symlinks=False)
+        except OSError:
+            continue
+        xattrs[f"SCHILY.xattr.{key}"] = value.decode("utf-8", "surrogateescape")
+    return xattrs
+
+
+def _entry_header(full: str, rel: str, st: os.stat_result, links: dict[tuple[int, int], str]) -> tuple[bytes, int] | None:
+    """The tar header of one path from its lstat result and the size of the data after it.
+
+    Byte for byte what ``tarfile`` (PAX format, float mtime, empty user and group
+    names) writes; the common case is built here directly, the rest by TarInfo.tobuf.
+    None for sockets and the like.
+    """
+    mode = st.st_mode
+    kind = _TYPES.get(stat.S_IFMT(mode))
+    if kind is None:
+        return None
+    size = 0
+    linkname = ""
+    if kind == tarfile.REGTYPE:
+        size = st.st_size
+        if st.st_nlink > 1:
+            first = links.setdefault((st.st_ino, st.st_dev), rel)
+            if first != rel:
+                kind, linkname, size = tarfile.LNKTYPE, first, 0
+    elif kind == tarfile.SYMTYPE:
+        linkname = os.readlink(full)
+    elif kind == tarfile.DIRTYPE and not rel.endswith("/"):
+        rel += "/"
+    devmajor = devminor = 0
+    if kind == tarfile.CHRTYPE or kind == tarfile.BLKTYPE:
+        devmajor, devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    xattrs = _xattr_headers(full)
+    mtime = st.st_mtime
+    whole = round(mtime)
+    if (not xattrs and len(rel) <= 100 and len(linkname) <= 100 and rel.isascii() and linkname.isascii()
+            and st.st_uid < _MAX7 and st.st_gid < _MAX7 and size < _MAX11 and 0 <= whole < _MAX11
+            and devmajor < _MAX7 and devminor < _MAX7):
+        dev = b"%07o\0%07o\0" % (devmajor, devminor) if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE) else bytes(16)
+        try:
+            name_b, link_b = rel.encode("ascii"), linkname.encode("ascii")
+        except UnicodeEncodeError:  # isascii() was true: cannot happen, but stay exact
+            pass
+        else:
+            return _pax_mtime(mtime) + _ustar_block(
+                name_b, mode & 0o7777, st.st_uid, st.st_gid, size, whole, kind, link_b, dev), size
+    info = tarfile.TarInfo(rel)
+    info.type = kind
+    info.size = size
+    info.linkname = linkname
+    info.devmajor, info.devminor = devmajor, devminor
+    info.mode = mode
+    info.uid = st.st_uid
+    info.gid = st.st_gid
+    info.mtime = mtime
+    info.uname = info.gname = ""
+    info.pax_headers = xattrs
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"), size
+
+
+def write_tree_tar(root: str, fileobj: IO[bytes]) -> None:
+    """Write a PAX tar of everything below ``root`` (symlinks not followed) to ``fileobj``.
+
+    Entries come in ``os.walk`` order, each directory's names sorted; hard-linked files
+    after the first become link entries; sockets are left out, as are overlay's private
+    xattrs.  When ``fileobj`` has a descriptor the headers are written to it directly
+    and file contents copied by the kernel (sendfile), so nothing is read into Python.
+    """
+    out = _TarOut(fileobj)
+    links: dict[tuple[int, int], str] = {}
+    prefix_len = len(root.rstrip("/")) + 1
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        reldir = dirpath[prefix_len:]
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            rel = f"{reldir}/{name}" if reldir else name
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:  # removed while we walk (a running container)
+                continue
+            entry = _entry_header(full, rel, st, links)
+            if entry is None:
+                continue
+            header, size = entry
+            if size == 0:
+                out.add(header)
+                continue
+            src = os.open(full, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            try:
+                out.add(header)
+                out.copy(src, size, rel)
+            finally:
+                os.close(src)
+    out.close()

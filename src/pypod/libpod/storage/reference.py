@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from pypod.errors import InvalidArgument
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_DOMAIN_RE = re.compile(
-    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$"
-)
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
-HEX64_RE = re.compile(r"^[a-f0-9]{64}$")
+# patterns, compiled on first use by re's own cache (listings import this module but parse nothing)
+_PATH = rf"^{_COMPONENT}(?:/{_COMPONENT})*$"
+_DOMAIN = r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$"
+_TAG = r"^[\w][\w.-]{0,127}$"
+_DIGEST = r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$"
+_HEX64 = r"^[a-f0-9]{64}$"
+
+
+def is_hex64(text: str) -> bool:
+    """A full 64-digit lower-case hex ID."""
+    return re.match(_HEX64, text) is not None
 
 DEFAULT_TAG = "latest"
 LOCALHOST = "localhost"
@@ -64,23 +68,23 @@ def parse(ref: str) -> Reference:
     if not ref or len(ref) > 255 + 200 or ref != ref.strip():
         raise _invalid(ref)
     rest, _, digest = ref.partition("@")
-    if digest and not _DIGEST_RE.match(digest):
+    if digest and not re.match(_DIGEST, digest):
         raise _invalid(ref)
     tag = ""
     slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > slash:
         rest, tag = rest[:colon], rest[colon + 1 :]
-        if not _TAG_RE.match(tag):
+        if not re.match(_TAG, tag):
             raise _invalid(ref)
     domain = ""
     first, sep, remainder = rest.partition("/")
     if sep and ("." in first or ":" in first or first == LOCALHOST or first != first.lower()):
-        if not _DOMAIN_RE.match(first):
+        if not re.match(_DOMAIN, first):
             raise _invalid(ref)
         domain, rest = first, remainder
-    if not _PATH_RE.match(rest) or len(rest) > 255:
-        if _PATH_RE.match(rest.lower()):
+    if not re.match(_PATH, rest) or len(rest) > 255:
+        if re.match(_PATH, rest.lower()):
             raise InvalidArgument("repository name must be lowercase")
         raise _invalid(ref)
     return Reference(domain, rest, tag, digest)

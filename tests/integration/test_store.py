@@ -331,3 +331,37 @@ def test_tampered_layer_detected(store, layers):
 def test_unknown_parent(store):
     with pytest.raises(NoSuchLayer):
         store.create_layer("0" * 64, io.BytesIO(make_tar(BASE)))
+
+
+def _mount_options(path):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == str(path):  # newer kernels show `volatile` as fsync=volatile
+                return [o.removeprefix("fsync=") for o in fields[-1].split(",")]
+    return None
+
+
+def test_volatile_mount_for_auto_removed_containers(store, layers):
+    """`--rm` containers get podman's `volatile` overlay (no sync of the upper directory on
+    unmount); the directory such a mount leaves behind never blocks the next mount."""
+    if store.driver != "overlay":
+        pytest.skip("volatile is an overlay option (vfs has no mount)")
+    _, top = layers
+    cid = store.create_container_layer(top.id)
+    root = store.mount(cid, volatile=True)
+    try:
+        assert "volatile" in _mount_options(root)
+        with open(os.path.join(root, "kept"), "w") as f:
+            f.write("data")
+    finally:
+        store.unmount(cid)
+    # the kernel refuses to mount over work/incompat/volatile; mounting again still works
+    root = store.mount(cid)
+    try:
+        assert "volatile" not in _mount_options(root)
+        with open(os.path.join(root, "kept")) as f:
+            assert f.read() == "data"
+    finally:
+        store.unmount(cid)
+    store.delete_layer(cid)

@@ -158,3 +158,32 @@ def test_tty_run(busybox_pypod: Pypod) -> None:
         if slave >= 0:
             os.close(slave)
         os.close(master)
+
+
+def _mount_options(path: str) -> list[str] | None:
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == path:  # newer kernels show `volatile` as fsync=volatile
+                return [o.removeprefix("fsync=") for o in fields[-1].split(",")]
+    return None
+
+
+def test_rm_containers_get_a_volatile_rootfs(busybox_pypod: Pypod) -> None:
+    """As podman: a container removed on exit needs no sync of its writable layer."""
+    p = busybox_pypod
+    auto = p.ok("run", "--rm", "-d", "--network", "none", IMAGE, "sleep", "100").out.strip()
+    kept = p.ok("run", "-d", "--network", "none", IMAGE, "sleep", "100").out.strip()
+    try:
+        for cid, volatile in ((auto, True), (kept, False)):
+            root = p.ok("mount", cid).out.strip()
+            p.ok("umount", cid)
+            options = _mount_options(root)
+            assert options is not None, f"{root} is not mounted"
+            assert ("volatile" in options) is volatile, options
+        p.ok("stop", "-t", "0", kept)
+        p.ok("start", kept)  # mounted again after a clean-up
+        assert p.ok("inspect", "--format", "{{.State.Running}}", kept).out.strip() == "true"
+    finally:
+        p("rm", "-f", "-t", "0", auto, kept)
+    wait_for(lambda: auto not in p.ok("ps", "-aq", "--no-trunc").out, 30, message="--rm container removed")

@@ -211,7 +211,7 @@ def mount_storage(ctr: "Container") -> str:
     if ctr.config.rootfs:
         st.mountpoint = ctr.config.rootfs
     elif not st.mounted or not st.mountpoint:
-        st.mountpoint = ctr.rt.store.mount(ctr.config.rootfs_layer)
+        st.mountpoint = ctr.rt.store.mount(ctr.config.rootfs_layer, volatile=ctr.config.auto_remove)
         st.mounted = True
         ctr.save()
     if ctr.config.ipc_mode in ("", "private", "shareable"):

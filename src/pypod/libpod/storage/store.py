@@ -610,8 +610,14 @@ class Store:
         """Whether the layer is mounted (by any process)."""
         return self._read_count(layer_id) > 0 and self._really_mounted(layer_id)
 
-    def mount(self, layer_id: str) -> str:
-        """Mount the layer (ref-counted) and return the path of its root filesystem."""
+    def mount(self, layer_id: str, *, volatile: bool = False) -> str:
+        """Mount the layer (ref-counted) and return the path of its root filesystem.
+
+        ``volatile`` (a container that is removed when it exits, as podman does for ``--rm``):
+        the overlay skips syncing its upper directory, so the last unmount does not write
+        back the whole host file system; its content is not kept across a crash, which a
+        container that is removed on exit does not need.
+        """
         entries = self._load()
         if layer_id not in entries:
             raise NoSuchLayer(f"layer not known: {layer_id}")
@@ -621,11 +627,11 @@ class Store:
                 if count == 0 or not self._really_mounted(layer_id):
                     count = 0
                     if not self._really_mounted(layer_id):
-                        self._overlay_mount(layer_id, entries)
+                        self._overlay_mount(layer_id, entries, volatile)
             self._write_count(layer_id, count + 1)
         return self._merged(layer_id)
 
-    def _overlay_mount(self, layer_id: str, entries: dict[str, dict[str, Any]]) -> None:
+    def _overlay_mount(self, layer_id: str, entries: dict[str, dict[str, Any]], volatile: bool = False) -> None:
         e = entries[layer_id]
         base = self.driver_dir
         chain = self._chain(layer_id, entries)
@@ -634,10 +640,16 @@ class Store:
             lowers = links[1:]
             if not lowers:
                 lowers = [os.path.join(base, layer_id, "empty")]
+            workdir = os.path.join(base, layer_id, "work")
             opts = (
                 f"lowerdir={':'.join(lowers)},upperdir={os.path.join(base, layer_id, 'diff')},"
-                f"workdir={os.path.join(base, layer_id, 'work')}"
+                f"workdir={workdir}"
             )
+            # a volatile mount leaves work/work/incompat/volatile behind and the kernel refuses
+            # the next mount while it exists: the container's own earlier volatile mount
+            _rmtree(os.path.join(workdir, "work", "incompat", "volatile"))
+            if volatile:
+                opts += ",volatile"
             flags = MS_NODEV
         else:
             lowers = links
@@ -652,6 +664,9 @@ class Store:
             import ctypes
 
             rc = libc.mount(b"overlay", os.fsencode(target), b"overlay", ctypes.c_ulong(flags), opts.encode())
+            if rc != 0 and volatile and ctypes.get_errno() == errno.EINVAL:  # a kernel before 5.10
+                opts = opts.removesuffix(",volatile")
+                rc = libc.mount(b"overlay", os.fsencode(target), b"overlay", ctypes.c_ulong(flags), opts.encode())
             if rc != 0:
                 err = ctypes.get_errno()
                 raise StorageError(f"mounting overlay for layer {layer_id}: {os.strerror(err)}")

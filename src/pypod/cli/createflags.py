@@ -96,7 +96,7 @@ def _add_create_flags(parser: "argparse.ArgumentParser", *, run: bool = False) -
     add("--cap-drop", **append)
     add("--privileged", action="store_true")
     add("--read-only", action="store_true")
-    add("--read-only-tmpfs", default="true")
+    add("--read-only-tmpfs", default="true").pypod_bool = True  # type: ignore[attr-defined]
     add("--security-opt", **append)
     add("-v", "--volume", **append, help="bind mount a volume: [SRC:]DEST[:OPTS]")
     add("--mount", **append)
@@ -135,7 +135,7 @@ def _add_create_flags(parser: "argparse.ArgumentParser", *, run: bool = False) -
     add("--log-opt", **append)
     add("--detach-keys", default=None)
     add("-a", "--attach", **append)
-    add("--sig-proxy", default="true", nargs="?", const="true")
+    add("--sig-proxy", default="true").pypod_bool = True  # type: ignore[attr-defined]  # bare = true
     add("--rootfs", action="store_true", help="IMAGE is a path to an exploded root filesystem")
     add("--pull", default="missing", help="missing|never (no registry is reachable)")
     add("-q", "--quiet", action="store_true")
@@ -575,7 +575,7 @@ def build_config(args: "argparse.Namespace", rt: Any, argv: list[str] | None = N
     cfg.stdin = args.interactive
     cfg.privileged = args.privileged
     cfg.read_only = args.read_only
-    cfg.read_only_tmpfs = str(args.read_only_tmpfs).lower() not in ("false", "0")
+    cfg.read_only_tmpfs = str(args.read_only_tmpfs).lower() not in ("false", "0", "f")
     cfg.cap_add = [c.upper() for c in args.cap_add]
     cfg.cap_drop = [c.upper() for c in args.cap_drop]
     for opt in args.security_opt:

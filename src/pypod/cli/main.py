@@ -246,6 +246,11 @@ def _make_parser(prog: str, description: str) -> "argparse.ArgumentParser":
         def error(self, message: str) -> NoReturn:
             raise UsageError(message)
 
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+            if args is not None:
+                args = pflag_booleans(self, list(args))
+            return super().parse_known_args(args, namespace)
+
     class Formatter(argparse.HelpFormatter):
         """argparse's formatter, sized like shutil.get_terminal_size without importing shutil.
 
@@ -262,6 +267,57 @@ def _make_parser(prog: str, description: str) -> "argparse.ArgumentParser":
     argparse._ = _untranslated  # type: ignore[attr-defined]
     argparse.ngettext = _untranslated_plural  # type: ignore[attr-defined]
     return Parser(prog=prog, description=description, allow_abbrev=False, formatter_class=Formatter)
+
+
+_TRUE_WORDS = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool
+_FALSE_WORDS = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def pflag_booleans(parser: Any, argv: list[str]) -> list[str]:
+    """Boolean flags as podman (pflag) reads them, rewritten for argparse.
+
+    ``--rm=false`` / ``--privileged=true`` on a plain switch; a bare ``--sig-proxy`` on a
+    boolean that takes a value (marked ``pypod_bool``) means ``=true`` and never swallows the
+    next word (pflag's booleans take values only after ``=``).  Only the options before the
+    first positional (the image, for run/create) are looked at: what follows is the command.
+    """
+    actions = parser._option_string_actions  # noqa: SLF001
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--" or tok == "-" or not tok.startswith("-"):
+            out.extend(argv[i:])
+            break
+        i += 1
+        if tok.startswith("--"):
+            name, eq, value = tok.partition("=")
+            action = actions.get(name)
+            if action is not None and action.nargs == 0 and eq and action.const is True:
+                if value in _TRUE_WORDS:
+                    out.append(name)
+                elif value not in _FALSE_WORDS:
+                    raise UsageError(
+                        f'invalid argument "{value}" for "{name}" flag: strconv.ParseBool: parsing "{value}": invalid syntax'
+                    )
+                continue
+            if action is not None and getattr(action, "pypod_bool", False) and not eq:
+                out.append(f"{name}=true")
+                continue
+            out.append(tok)
+            if action is not None and not eq and action.nargs is None and i < len(argv):
+                out.append(argv[i])  # this option's value, not a positional
+                i += 1
+            continue
+        out.append(tok)  # short options, maybe clustered: -it, -p8080:80, -dp 8080:80
+        for j in range(1, len(tok)):
+            action = actions.get("-" + tok[j])
+            if action is None or action.nargs != 0:
+                if action is not None and action.nargs is None and j + 1 == len(tok) and i < len(argv):
+                    out.append(argv[i])
+                    i += 1
+                break
+    return out
 
 
 def _untranslated(message: str) -> str:

@@ -146,7 +146,7 @@ def run_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     detach_keys = args.detach_keys if args.detach_keys is not None else "ctrl-p,ctrl-q"
     sys.stdout.flush()
     try:
-        proxy = args.sig_proxy.lower() != "false" and not args.tty
+        proxy = args.sig_proxy.lower() not in ("false", "0", "f") and not args.tty
         if proxy:
             with _SignalProxy(ctr):
                 code = ctr.attach_and_start(stdin=stdin, stdout=stdout, stderr=stderr, detach_keys=detach_keys)

@@ -90,7 +90,7 @@ def attach_args(parser: "argparse.ArgumentParser") -> None:
     add = parser.add_argument
     add("--detach-keys", default=DEFAULT_DETACH_KEYS)
     add("--no-stdin", action="store_true")
-    add("--sig-proxy", default="true", nargs="?", const="true")
+    add("--sig-proxy", default="true").pypod_bool = True  # type: ignore[attr-defined]  # bare = true
     add("-l", "--latest", action="store_true")
     add("container", nargs="?")
 

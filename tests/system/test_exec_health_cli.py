@@ -79,8 +79,14 @@ def test_exec_exit_codes_env_user_workdir_stdin(pp: Pypod, tmp_path) -> None:  #
     assert missing.rc == 127, missing
     assert "executable file not found in $PATH" in missing.err
     assert "OCI runtime attempted to invoke a command that was not found" in missing.err
+    # one line, as podman: the runtime's own copy of its error is not printed as well
+    assert missing.err.count("\n") == 1 and missing.err.startswith("Error: "), missing.err
     not_exec = pp("exec", "ex", "/etc/passwd")
     assert not_exec.rc == 126, not_exec
+    assert not_exec.err.count("\n") == 1, not_exec.err
+    # the process's own stderr still arrives, whole and in order
+    noisy = pp("exec", "ex", "sh", "-c", "echo out; for i in 1 2 3; do echo e$i >&2; done; exit 4")
+    assert (noisy.rc, noisy.out, noisy.err) == (4, "out\n", "e1\ne2\ne3\n"), noisy
 
     # the session is forgotten once it ended: rm without force is not blocked by it
     assert pp.ok("inspect", "--format", "{{.State.Status}}", "ex").out.strip() == "running"

@@ -346,6 +346,13 @@ def run_exec(
         log_path = os.path.join(workdir, "runtime.log")
         with open(spec_path, "w", encoding="utf-8") as fh:
             json.dump(process, fh)
+        relay = None
+        if stderr is None and not tty and not detach:
+            # runc prints its own failure on its stderr, which the process shares: hold the
+            # stream back until the process has started (runc writes the pid file then)
+            pid_file = pid_file or os.path.join(workdir, "exec.pid")
+            relay = _StderrRelay(pid_file)
+            stderr = relay.write_fd
         argv = runtime.exec_args(
             ctr_id, spec_path, tty=tty, detach=detach, pid_file=pid_file or "", log_file=log_path
         )
@@ -355,9 +362,15 @@ def run_exec(
             stdin = stdout = stderr = subprocess.DEVNULL
         elif not interactive and not tty:
             stdin = subprocess.DEVNULL
-        proc = subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=stderr, check=False)
-        code = proc.returncode
+        try:
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr)
+        finally:
+            if relay is not None:
+                relay.spawned()
+        code = proc.wait()
         failure = _exec_failure(log_path)
+        if relay is not None:
+            relay.finish(drop_unstarted=bool(failure) and (code == 255 or code < 0))
         if failure and (code == 255 or code < 0 or detach and code != 0):
             raise classify_runtime_error(runtime.name, failure)
         if code < 0:
@@ -372,6 +385,77 @@ def run_exec(
         import shutil
 
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _StderrRelay:
+    """Copies an exec'd process's stderr to ours, minus the runtime's own failure message.
+
+    Everything written before the runtime created the pid file (the process has started) is
+    held back; if the exec then fails, that text is the runtime's error, which the caller
+    reports as one ``Error:`` line instead.
+    """
+
+    def __init__(self, pid_file: str) -> None:
+        import threading
+
+        self.pid_file = pid_file
+        self.read_fd, self.write_fd = os.pipe()
+        self._held = bytearray()
+        self._started = False
+        self._drop = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._copy, daemon=True)
+        self._thread.start()
+
+    def spawned(self) -> None:
+        """The child has its copy of the write end: ours goes, so EOF comes with its exit."""
+        os.close(self.write_fd)
+
+    def _copy(self) -> None:
+        import select
+
+        try:
+            while True:
+                ready, _, _ = select.select([self.read_fd], [], [], 0.005 if not self._started else None)
+                if not self._started and os.path.exists(self.pid_file):
+                    self._started = True
+                    self._write(bytes(self._held))
+                    self._held.clear()
+                if not ready:
+                    continue
+                data = os.read(self.read_fd, 65536)
+                if not data:
+                    break
+                if self._started:
+                    self._write(data)
+                else:
+                    self._held += data
+        finally:
+            self._done.set()
+
+    @staticmethod
+    def _write(data: bytes) -> None:
+        while data:
+            try:
+                data = data[os.write(2, data):]
+            except OSError:
+                return
+
+    def finish(self, *, drop_unstarted: bool) -> None:
+        """After the runtime exited: print what was held back unless it was the runtime's error.
+
+        EOF normally follows the process's exit at once; a background child that keeps the
+        stream open is not waited for (its later output is copied while pypod still runs).
+        """
+        if not self._done.wait(0.2):
+            if not self._started and not drop_unstarted:
+                self._started = True  # the copier writes from now on
+                self._write(bytes(self._held))
+                self._held.clear()
+            return
+        if self._held and not drop_unstarted:
+            self._write(bytes(self._held))
+        os.close(self.read_fd)
 
 
 def _exec_failure(log_path: str) -> str:

@@ -98,3 +98,92 @@ def random_choice(items: str | tuple[str, ...] | list[str]) -> str:
         index = int.from_bytes(os.urandom((bits + 7) // 8), "big") >> (-bits % 8)
         if index < len(items):
             return items[index]
+
+
+_SIGPIPE, _SIGXFSZ = 13, 25  # reset to default in the child, like subprocess (Linux numbers)
+
+
+class Captured:
+    """What one helper process did: exit code, stdout and stderr (text)."""
+
+    __slots__ = ("returncode", "stdout", "stderr")
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def run_captured(argv: list[str], *, input: bytes = b"", timeout: float | None = None) -> Captured:  # noqa: A002
+    """Run ``argv`` with ``input`` on its stdin, capturing stdout and stderr; wait for it.
+
+    A `posix_spawn` (vfork) and a poll loop instead of `subprocess.run`: no subprocess,
+    selectors or locale import and no fork of the whole interpreter, for the runtime and
+    netavark calls of every container.  ``input`` must fit in a pipe (64 KiB).  OSError when
+    the program cannot be started; TimeoutError (the process killed) after ``timeout`` s.
+    """
+    import select
+    import time
+
+    if len(input) > 65536:
+        raise ValueError("run_captured: input larger than a pipe")
+    in_r, in_w = os.pipe2(os.O_CLOEXEC)
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        if input:
+            os.write(in_w, input)
+        os.close(in_w)
+        spawn = os.posix_spawn if os.sep in argv[0] else os.posix_spawnp
+        pid = spawn(
+            argv[0], argv, os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                          (os.POSIX_SPAWN_DUP2, err_w, 2)],
+            setsigdef=(_SIGPIPE, _SIGXFSZ),
+        )  # fmt: skip
+    except BaseException:
+        for fd in (out_r, err_r):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    timed_out = False
+    try:
+        poller = select.poll()
+        for fd in chunks:
+            poller.register(fd, select.POLLIN)
+        open_fds = 2
+        while open_fds:
+            wait_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            events = poller.poll(wait_ms)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                timed_out = True
+                os.kill(pid, 9)
+                break
+            for fd, _event in events:
+                data = os.read(fd, 65536)
+                if data:
+                    chunks[fd].append(data)
+                else:
+                    poller.unregister(fd)
+                    open_fds -= 1
+    finally:
+        os.close(out_r)
+        os.close(err_r)
+        while True:
+            try:
+                _pid, status = os.waitpid(pid, 0)
+                break
+            except ChildProcessError:
+                status = 0
+                break
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                continue
+    if timed_out:
+        raise TimeoutError(f"{argv[0]} did not finish within {timeout:.0f}s")
+    return Captured(
+        os.waitstatus_to_exitcode(status),
+        b"".join(chunks[out_r]).decode(errors="replace"),
+        b"".join(chunks[err_r]).decode(errors="replace"),
+    )

@@ -243,11 +243,9 @@ def already_gone(message: str) -> bool:
 
 def _scratch_netns_path(runroot: str) -> str:
     """A namespace path for a short-lived teardown helper, naming its owner's pid."""
-    import uuid
-
     from pypod.libpod.network.netns import netns_dir
 
-    return os.path.join(netns_dir(runroot), f"scratch-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    return os.path.join(netns_dir(runroot), f"scratch-{os.getpid()}-{os.urandom(6).hex()}")
 
 
 def remove_stale_netns(config: Any, keep: set[str]) -> list[str]:

@@ -11,10 +11,9 @@ import errno
 import json
 import os
 import socket
-import subprocess
 
 from pypod.errors import NetworkError
-from pypod.libpod.osutil import flocked
+from pypod.libpod.osutil import flocked, run_captured
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
@@ -159,19 +158,14 @@ class Netavark:
             argv = [wrapper, "-o", lock_path, *argv]
         with contextlib.nullcontext() if wrapper else flocked(lock_path):
             try:
-                proc = subprocess.run(
-                    argv,
-                    input=json.dumps(opts).encode(),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    timeout=TIMEOUT,
-                    close_fds=True,
-                )
-            except subprocess.TimeoutExpired as exc:
+                proc = run_captured(argv, input=json.dumps(opts).encode(), timeout=TIMEOUT)
+            except TimeoutError as exc:
                 raise NetworkError(f"netavark {verb} timed out after {TIMEOUT:.0f}s") from exc
-        out = proc.stdout.decode(errors="replace").strip()
+            except OSError as exc:
+                raise NetworkError(f"netavark: {exc}") from exc
+        out = proc.stdout.strip()
         if proc.returncode != 0:
-            raise NetworkError(f"netavark: {_error_text(out, proc.stderr.decode(errors='replace'))}")
+            raise NetworkError(f"netavark: {_error_text(out, proc.stderr)}")
         return out
 
     def setup(

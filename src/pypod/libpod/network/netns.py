@@ -13,7 +13,6 @@ import fcntl
 import os
 import socket
 import struct
-import uuid
 
 from pypod.errors import NetworkError
 
@@ -41,7 +40,7 @@ def _loopback_up() -> None:
 
 def new_netns_path(runroot: str) -> str:
     """A fresh, unused namespace file path under ``<runroot>/netns`` (nothing is created)."""
-    return os.path.join(netns_dir(runroot), f"netns-{uuid.uuid4()}")
+    return os.path.join(netns_dir(runroot), f"netns-{_uuid4()}")
 
 
 def create_netns(runroot: str, path: str | None = None) -> str:
@@ -113,3 +112,12 @@ def remove_netns(path: str) -> None:
         pass
     except OSError as exc:
         raise NetworkError(f"removing network namespace {path}: {exc.strerror}") from exc
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID as text, without the uuid module (platform, ~2 ms)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -7,12 +7,10 @@ default network ``podman`` (bridge ``pypod0``, 10.87.0.0/16) is written on first
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import ipaddress
 import json
 import os
 import re
-import secrets
 
 from pypod.errors import AlreadyExists, InvalidArgument, NoSuchNetwork, AmbiguousName
 from pypod.libpod.osutil import flocked
@@ -124,7 +122,7 @@ class NetworkStore:
         net = ipaddress.ip_network(DEFAULT_SUBNET)
         return {
             "name": DEFAULT_NETWORK,
-            "id": hashlib.sha256(DEFAULT_NETWORK.encode()).hexdigest(),
+            "id": _default_network_id(),
             "driver": "bridge",
             "network_interface": DEFAULT_INTERFACE,
             "created": now_rfc3339_micro(),
@@ -155,7 +153,7 @@ class NetworkStore:
                 return matches[0]
             if len(matches) > 1:
                 raise AmbiguousName(f"more than one result for network ID {name_or_id}")
-        if name_or_id == hashlib.sha256(DEFAULT_NETWORK.encode()).hexdigest()[: len(name_or_id)] and name_or_id:
+        if name_or_id and name_or_id == _default_network_id()[: len(name_or_id)]:
             self._ensure_default()
             return self.get(DEFAULT_NETWORK)
         raise NoSuchNetwork(f"unable to find network with name or ID {name_or_id}: network not found")
@@ -207,7 +205,7 @@ class NetworkStore:
                 interface_name = self._free_interface(existing)
             network: dict[str, Any] = {
                 "name": name,
-                "id": secrets.token_hex(32),
+                "id": os.urandom(32).hex(),
                 "driver": "bridge",
                 "network_interface": interface_name,
                 "created": now_rfc3339_micro(),
@@ -307,3 +305,10 @@ class NetworkStore:
             if not any(candidate.overlaps(t) for t in taken):
                 return candidate
         raise InvalidArgument("could not find a free subnet in 10.89.0.0/16: all subnets are in use")
+
+
+def _default_network_id() -> str:
+    """podman's ID of its default network: sha256 of the name (hashlib loads OpenSSL: only here)."""
+    import hashlib
+
+    return hashlib.sha256(DEFAULT_NETWORK.encode()).hexdigest()

@@ -193,6 +193,10 @@ def start_conmon(req: ConmonRequest) -> ConmonResult:
     return ConmonResult(pid=data, conmon_pid=conmon_pid)
 
 
+CONMON_ENV = ("PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "CONTAINERS_CONF",
+              "CONTAINERS_CONF_OVERRIDE", "STORAGE_DRIVER")
+
+
 def _spawn_with_fds(argv: list[str], sync_fd: int, start_fd: int) -> int:
     """posix_spawn argv with sync_fd at 3 and start_fd at 4, stdio on /dev/null."""
     import fcntl
@@ -200,7 +204,10 @@ def _spawn_with_fds(argv: list[str], sync_fd: int, start_fd: int) -> int:
     high_sync = fcntl.fcntl(sync_fd, fcntl.F_DUPFD_CLOEXEC, 100)
     high_start = fcntl.fcntl(start_fd, fcntl.F_DUPFD_CLOEXEC, 100)
     devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("_OCI_") and k != "NOTIFY_SOCKET"}
+    # a small environment, as podman gives conmon: it stays resident for the container's life
+    # (the copy lives on its stack) and is what runc and the exit command see; the exit
+    # command needs only the variables that pick pypod's configuration
+    env = {k: os.environ[k] for k in CONMON_ENV if k in os.environ}
     env.update({"_OCI_SYNCPIPE": "3", "_OCI_STARTPIPE": "4"})
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     try:

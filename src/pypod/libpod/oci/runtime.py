@@ -10,85 +10,14 @@ from __future__ import annotations
 import os
 
 from pypod.errors import OCIRuntimeError
+from pypod.libpod.osutil import Captured as RuntimeResult
+from pypod.libpod.osutil import run_captured
 
 TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 _LOGFMT_MSG = None  # compiled on the first error (re is not needed on the success path)
-_SIGPIPE, _SIGXFSZ = 13, 25  # reset to default in the child, like subprocess (Linux numbers)
-
-
-class RuntimeResult:
-    """What one runtime process did: exit code, stdout and stderr (text)."""
-
-    __slots__ = ("returncode", "stdout", "stderr")
-
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-def run_captured(argv: list[str]) -> RuntimeResult:
-    """Run ``argv`` with stdin on /dev/null, capturing stdout and stderr; wait for it.
-
-    A `posix_spawn` (vfork) and a poll loop instead of `subprocess.run`: no subprocess,
-    selectors or locale import and no fork of the whole interpreter, for the runtime calls
-    of every start, stop and rm.  OSError when the program cannot be started.
-    """
-    import select
-
-    out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    devnull = -1
-    try:
-        devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        spawn = os.posix_spawn if os.sep in argv[0] else os.posix_spawnp
-        pid = spawn(
-            argv[0], argv, os.environ,
-            file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
-                          (os.POSIX_SPAWN_DUP2, err_w, 2)],
-            setsigdef=(_SIGPIPE, _SIGXFSZ),
-        )  # fmt: skip
-    except BaseException:
-        for fd in (out_r, err_r):
-            os.close(fd)
-        raise
-    finally:
-        for fd in (out_w, err_w, devnull):
-            if fd >= 0:
-                os.close(fd)
-    chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
-    try:
-        poller = select.poll()
-        for fd in chunks:
-            poller.register(fd, select.POLLIN)
-        open_fds = 2
-        while open_fds:
-            for fd, _event in poller.poll():
-                data = os.read(fd, 65536)
-                if data:
-                    chunks[fd].append(data)
-                else:
-                    poller.unregister(fd)
-                    open_fds -= 1
-    finally:
-        os.close(out_r)
-        os.close(err_r)
-        while True:
-            try:
-                _pid, status = os.waitpid(pid, 0)
-                break
-            except ChildProcessError:
-                status = 0
-                break
-            except InterruptedError:  # pragma: no cover - PEP 475 retries
-                continue
-    return RuntimeResult(
-        os.waitstatus_to_exitcode(status),
-        b"".join(chunks[out_r]).decode(errors="replace"),
-        b"".join(chunks[err_r]).decode(errors="replace"),
-    )
-
 
 def runtime_message(stderr: str) -> str:
     """Reduce runc/crun stderr to its message lines.

@@ -187,3 +187,53 @@ def run_captured(argv: list[str], *, input: bytes = b"", timeout: float | None =
         b"".join(chunks[out_r]).decode(errors="replace"),
         b"".join(chunks[err_r]).decode(errors="replace"),
     )
+
+
+def remove_tree(path: str) -> None:
+    """`shutil.rmtree(path, ignore_errors=True)`; small trees (three levels, e.g. a container's
+    <id>/userdata/shm, a staging directory) without importing shutil (bz2, lzma: ~2 ms), by the
+    same symlink-safe descriptor walk; deeper ones are finished by shutil."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    except OSError:
+        fd = -1
+    if fd >= 0:
+        try:
+            done = _empty_dir_fd(fd, 3)
+        except OSError:
+            done = False
+        finally:
+            os.close(fd)
+        if done:
+            try:
+                os.rmdir(path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                pass
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _empty_dir_fd(fd: int, depth: int) -> bool:
+    """Remove what the directory ``fd`` holds, ``depth`` levels at most (False: deeper, left)."""
+    with os.scandir(fd) as entries:
+        names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+    for name, is_dir in names:
+        if not is_dir:
+            os.unlink(name, dir_fd=fd)
+            continue
+        if depth <= 0:
+            return False
+        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        try:
+            if not _empty_dir_fd(sub, depth - 1):
+                return False
+        finally:
+            os.close(sub)
+        os.rmdir(name, dir_fd=fd)
+    return True

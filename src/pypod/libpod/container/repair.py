@@ -10,6 +10,7 @@ import os
 
 from pypod.errors import NoSuchLayer, NotFound, PypodError
 from pypod.libpod.container.model import ContainerStatus as S
+from pypod.libpod.osutil import remove_tree
 
 TYPE_CHECKING = False  # typing is not imported at run time; mypy reads it as True
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,58 +124,9 @@ def teardown(ctr: "Container") -> None:
     for directory in (ctr.static_dir, ctr.run_dir):
         parent = os.path.dirname(directory)  # .../overlay-containers/<id>
         target = parent if os.path.basename(parent) == ctr.id else directory
-        _remove_tree(target)
+        remove_tree(target)
     keep_exit_code(ctr)
-    _remove_tree(ctr.persist_dir)
-
-
-def _remove_tree(path: str) -> None:
-    """`shutil.rmtree(path, ignore_errors=True)`; a container's small directories (a few levels,
-    e.g. <id>/userdata/shm) without importing shutil, by the same symlink-safe descriptor walk."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return
-    except OSError:
-        fd = -1
-    if fd >= 0:
-        try:
-            done = _empty_dir_fd(fd, 3)
-        except OSError:
-            done = False
-        finally:
-            os.close(fd)
-        if done:
-            try:
-                os.rmdir(path)
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                pass
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _empty_dir_fd(fd: int, depth: int) -> bool:
-    """Remove what the directory ``fd`` holds, ``depth`` levels at most (False: deeper, left)."""
-    with os.scandir(fd) as entries:
-        names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
-    for name, is_dir in names:
-        if not is_dir:
-            os.unlink(name, dir_fd=fd)
-            continue
-        if depth <= 0:
-            return False
-        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-        try:
-            if not _empty_dir_fd(sub, depth - 1):
-                return False
-        finally:
-            os.close(sub)
-        os.rmdir(name, dir_fd=fd)
-    return True
+    remove_tree(ctr.persist_dir)
 
 
 def keep_exit_code(ctr: "Container") -> None:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import tarfile
 
 from pypod.errors import InUse, InvalidArgument, NoSpace, NoSuchLayer, StorageError
-from pypod.libpod.osutil import flocked, write_atomic
+from pypod.libpod.osutil import flocked, remove_tree, write_atomic
 
 _LINK_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _CHUNK = 1 << 20
@@ -76,10 +76,10 @@ def _syncfs(path: str) -> None:
 def _rmtree(path: str) -> None:
     if os.path.lexists(path):
         if os.path.isdir(path) and not os.path.islink(path):
-            import shutil  # not at import time: bz2, lzma, zlib (~2 ms) for every Store user
+            remove_tree(path)  # small trees without shutil's import; errors ignored here
+            if os.path.exists(path):  # e.g. immutable bits or a mount left inside: say why
+                import shutil
 
-            shutil.rmtree(path, ignore_errors=True)
-            if os.path.exists(path):  # e.g. immutable bits or a mount left inside
                 shutil.rmtree(path)
         else:
             os.unlink(path)

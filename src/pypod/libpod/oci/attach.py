@@ -7,13 +7,16 @@ raw and ``shutdown(SHUT_WR)`` signals its end.  Terminal size changes go to the
 
 from __future__ import annotations
 
+import _socket  # the C module: `socket` builds its enums at import (~2 ms per attached run)
 import os
 import select
-import socket
-import threading
-from typing import BinaryIO
 
 from pypod.errors import InvalidArgument, OCIRuntimeError
+
+TYPE_CHECKING = False  # mypy reads this as True
+if TYPE_CHECKING:  # pragma: no cover
+    import socket
+    from typing import BinaryIO
 
 PACKET_SIZE = 8193
 STDOUT, STDERR = 2, 3
@@ -44,14 +47,14 @@ def parse_detach_keys(spec: str) -> bytes:
     return bytes(out)
 
 
-def connect_attach_socket(bundle: str) -> socket.socket:
+def connect_attach_socket(bundle: str) -> "socket.socket":
     """Connect to ``<bundle>/attach`` through /proc/self/fd (no sun_path length limit)."""
     path = os.path.join(bundle, "attach")
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError as exc:
         raise OCIRuntimeError(f"failed to connect to container's attach socket: {path}: {exc.strerror}") from exc
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     try:
         sock.connect(f"/proc/self/fd/{fd}")
     except OSError as exc:
@@ -164,7 +167,7 @@ def _deliver(packet: bytes, stdout: BinaryIO | None, stderr: BinaryIO | None) ->
 
 
 def _attach_loop(
-    sock: socket.socket,
+    sock: "socket.socket",
     stdin_fd: int | None,
     stdout: BinaryIO | None,
     stderr: BinaryIO | None,
@@ -194,13 +197,15 @@ def _attach_loop(
 
 
 def _attach_with_thread(
-    sock: socket.socket,
+    sock: "socket.socket",
     stdin: BinaryIO,
     stdout: BinaryIO | None,
     stderr: BinaryIO | None,
     keys: bytes,
 ) -> str:
     """For a stdin without a file descriptor (BytesIO...): a thread feeds it."""
+    import threading
+
     matcher = _DetachMatcher(keys)
     detached = threading.Event()
     wake_r, wake_w = os.pipe2(os.O_CLOEXEC)
@@ -241,7 +246,7 @@ def _attach_with_thread(
         os.close(wake_w)
 
 
-def _send(sock: socket.socket, data: bytes) -> None:
+def _send(sock: "socket.socket", data: bytes) -> None:
     try:
         for i in range(0, len(data), PACKET_SIZE - 1):
             sock.send(data[i : i + PACKET_SIZE - 1])
@@ -249,9 +254,9 @@ def _send(sock: socket.socket, data: bytes) -> None:
         pass  # the container closed its stdin
 
 
-def _send_eof(sock: socket.socket) -> None:
+def _send_eof(sock: "socket.socket") -> None:
     try:
-        sock.shutdown(socket.SHUT_WR)
+        sock.shutdown(_socket.SHUT_WR)
     except OSError:
         pass
 

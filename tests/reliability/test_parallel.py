@@ -99,7 +99,9 @@ def _run(p: Pypod, ops: int) -> None:
             assert word not in entry.result.err, entry.result.describe()
         if entry.op in ("ps", "run"):
             assert entry.result.rc == 0, entry.result.describe()
-        assert entry.result.rc in (0, 125), entry.result.describe()
+        # an exec whose container another worker stops meanwhile is killed with it, as in podman
+        legal = (0, 125, 137) if entry.op == "exec" else (0, 125)
+        assert entry.result.rc in legal, entry.result.describe()
     print(f"parallel: {len(log)} operations, {sum(e.result.rc == 0 for e in log)} succeeded")
 
     listing = p.ok("ps", "-a", "--format", "{{.Names}} {{.State}}").out.split("\n")

@@ -85,8 +85,19 @@ def test_environment_workdir_hostname(pp: Pypod, tmp_path: Path) -> None:
 
     tty = run(pp, "-t", BUSYBOX_IMAGE, "sh", "-c", "echo TERM=$TERM")
     assert "TERM=xterm" in tty.replace("\r", "").splitlines()
-    # -w creates a missing working directory
-    assert run(pp, "-w", "/new/dir", BUSYBOX_IMAGE, "pwd").strip() == "/new/dir"
+    # as podman 4.3.1: a -w that does not exist is refused (126), a file too; below a volume it is
+    # the volume's business; the image's own WorkingDir is created
+    missing = pp("run", "--rm", *NONE, "-w", "/new/dir", BUSYBOX_IMAGE, "pwd")
+    assert missing.rc == 126 and missing.err.startswith('Error: workdir "/new/dir" does not exist on container'), missing
+    not_dir = pp("run", "--rm", *NONE, "-w", "/etc/passwd", BUSYBOX_IMAGE, "pwd")
+    assert not_dir.rc == 126 and "exists on container" in not_dir.err and "but is not a directory" in not_dir.err
+    assert run(pp, "-v", "/tmp:/hostdata", "-w", "/hostdata", BUSYBOX_IMAGE, "pwd").strip() == "/hostdata"
+    pp.ok("create", "--name", "wd", *NONE, BUSYBOX_IMAGE, "true")
+    pp.ok("commit", "-q", "--change", "WORKDIR /app/work", "wd", "localhost/workdir:latest")
+    assert run(pp, "localhost/workdir:latest", "pwd").strip() == "/app/work"
+    created = pp.ok("create", *NONE, "-w", "/nowhere", BUSYBOX_IMAGE, "pwd").out.strip()
+    start = pp("start", created)  # podman's start names the container, exit code 125
+    assert start.rc == 125 and start.err.startswith(f'Error: unable to start container "{created}": workdir'), start
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,19 @@ def start_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
             if match(ctr):
                 resolved.append((label, ctr))
         targets = resolved
-    return _each(ctx, targets, lambda c: c.start())
+    return _each(ctx, targets, _start_one)
+
+
+def _start_one(ctr: Any) -> None:
+    """podman's start: any failure of the container is one line naming it, exit code 125."""
+    from pypod.errors import NoSuchContainer, PypodError
+
+    try:
+        ctr.start()
+    except NoSuchContainer:
+        raise
+    except PypodError as exc:
+        raise PypodError(f'unable to start container "{ctr.id}": {exc}', exit_code=125) from exc
 
 
 # --- stop / kill / pause / unpause / restart -----------------------------------------------

@@ -411,6 +411,7 @@ def init(ctr: "Container", retain_retries: bool = False) -> None:
     try:
         rootfs = mount_storage(ctr)
         copy_up_volumes(ctr, rootfs)
+        check_workdir(ctr, rootfs)
         net = setup_network(ctr)
         files = write_etc_files(ctr, net)
         spec = generate_spec(ctr, rootfs, files)
@@ -454,6 +455,29 @@ def init(ctr: "Container", retain_retries: bool = False) -> None:
         st.restart_count = 0
     ctr.save()
     ctr.event("init")
+
+
+def check_workdir(ctr: "Container", rootfs: str) -> None:
+    """podman's rule for ``-w``: the directory must exist in the container (the image's own
+    WorkingDir is created by the runtime instead); a volume or mount provides what is below it."""
+    workdir = ctr.config.workdir
+    if not workdir or workdir == "/" or ctr.config.rootfs:
+        return
+    cfg = ctr.config
+    destinations = [m.get("destination", "") for m in (*cfg.binds, *cfg.volumes, *cfg.mounts_extra)]
+    destinations += list(cfg.tmpfs)
+    for dest in destinations:
+        dest = dest.rstrip("/")
+        if dest and (workdir == dest or workdir.startswith(dest + "/")):
+            return
+    from pypod.errors import CommandNotExecutable
+    from pypod.libpod.volumes import _resolve_in_root
+
+    found = _resolve_in_root(rootfs, workdir)
+    if found is None:
+        raise CommandNotExecutable(f'workdir "{workdir}" does not exist on container {ctr.id}')
+    if not os.path.isdir(found):
+        raise CommandNotExecutable(f'workdir "{workdir}" exists on container {ctr.id}, but is not a directory')
 
 
 def start_conmon(ctr: "Container"):  # type: ignore[no-untyped-def]

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
 import os
 import shutil
 import signal
-import subprocess
-import tempfile
 import time
 from typing import Iterator
 
 import pytest
 
+from busybox_runtime import busybox_runtime, kill_engine_processes, runc_delete_all, umount_all
 from pypodcli import missing_engine_parts, mounts_under, processes_mentioning, wait_for
 
 from pypod.errors import DependencyError, InUse, InvalidState, NoSuchContainer
@@ -37,63 +35,13 @@ needs_exit_command = pytest.mark.skipif(
 )
 
 
-def _umount_all(base: str) -> None:
-    for point in mounts_under(base):
-        subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
-
-
-def _kill_engine_processes(base: str) -> None:
-    for pid in processes_mentioning(base, names=("conmon", "runc")):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _runc_delete_all(runroot: str) -> None:
-    state_root = os.path.join(runroot, "runc")
-    if os.path.isdir(state_root):
-        for ctr_id in os.listdir(state_root):
-            subprocess.run(["runc", "--root", state_root, "delete", "--force", ctr_id], capture_output=True, timeout=30)
-
-
 @pytest.fixture
 def rt(busybox_rootfs_tar: str) -> Iterator["object"]:
     reason = missing_engine_parts()
     if reason:
         pytest.skip(reason)
-    from pypod.libpod.runtime import Runtime
-
-    base = tempfile.mkdtemp(prefix="pl-", dir="/tmp")
-    runtime = Runtime(root=f"{base}/root", runroot=f"{base}/run", tmpdir=f"{base}/tmp", storage_driver="overlay")
-    runtime.base = base  # type: ignore[attr-defined]
-    try:
-        with open(busybox_rootfs_tar, "rb") as fh:
-            layer = runtime.store.create_layer(None, fh)
-        config = {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer.diff_id.removeprefix('sha256:')}"]},
-        }
-        config_bytes = json.dumps(config).encode()
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}
-        runtime.images.add_image(config_bytes, json.dumps(manifest).encode(), [layer.id], [IMAGE])
+    with busybox_runtime(busybox_rootfs_tar, "pl-") as runtime:
         yield runtime
-    finally:
-        try:
-            for ctr in runtime.list_containers():
-                try:
-                    ctr.remove(force=True, timeout=0)
-                except Exception:  # noqa: BLE001 - best effort at teardown
-                    pass
-        except Exception:  # noqa: BLE001
-            pass
-        runtime.close()
-        _runc_delete_all(f"{base}/run")
-        _kill_engine_processes(base)
-        _umount_all(base)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def make(rt, *command: str, **kwargs) -> "object":  # type: ignore[no-untyped-def]
@@ -301,12 +249,12 @@ def test_refresh_after_reboot(rt) -> None:  # type: ignore[no-untyped-def]
     cfg = rt.config
     rt.close()
     # "reboot": every process and mount gone, the tmpfs run root and tmpdir wiped
-    _kill_engine_processes(rt.base)
+    kill_engine_processes(rt.base)
     wait_for(lambda: not processes_mentioning(rt.base, names=("conmon",)), DEADLINE, message="conmon gone")
     for pid in processes_mentioning(running.id, names=("sleep",)):
         os.kill(pid, signal.SIGKILL)
-    _runc_delete_all(cfg.runroot)
-    _umount_all(rt.base)
+    runc_delete_all(cfg.runroot)
+    umount_all(rt.base)
     for directory in (cfg.runroot, cfg.tmpdir):
         shutil.rmtree(directory, ignore_errors=True)
 

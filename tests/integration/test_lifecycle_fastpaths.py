@@ -6,17 +6,13 @@ ends early when a `stop`/`rm` has already cleaned up, and the image config read 
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 from typing import Iterator
 
 import pytest
 
+from busybox_runtime import busybox_runtime
 from pypodcli import missing_engine_parts, mounts_under, processes_mentioning, wait_for
 
 from pypod.cleanup import HANDLED_HINT, _already_handled
@@ -32,46 +28,8 @@ def rt(busybox_rootfs_tar: str) -> Iterator["object"]:
     reason = missing_engine_parts()
     if reason:
         pytest.skip(reason)
-    from pypod.libpod.runtime import Runtime
-
-    base = tempfile.mkdtemp(prefix="pf-", dir="/tmp")
-    runtime = Runtime(root=f"{base}/root", runroot=f"{base}/run", tmpdir=f"{base}/tmp", storage_driver="overlay")
-    runtime.base = base  # type: ignore[attr-defined]
-    try:
-        with open(busybox_rootfs_tar, "rb") as fh:
-            layer = runtime.store.create_layer(None, fh)
-        config = {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                       "WorkingDir": "/tmp"},
-            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer.diff_id.removeprefix('sha256:')}"]},
-        }
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}
-        runtime.images.add_image(json.dumps(config).encode(), json.dumps(manifest).encode(), [layer.id], [IMAGE])
+    with busybox_runtime(busybox_rootfs_tar, "pf-", working_dir="/tmp") as runtime:
         yield runtime
-    finally:
-        try:
-            for ctr in runtime.list_containers():
-                try:
-                    ctr.remove(force=True, timeout=0)
-                except Exception:  # noqa: BLE001 - best effort at teardown
-                    pass
-        except Exception:  # noqa: BLE001
-            pass
-        runtime.close()
-        state_root = f"{base}/run/runc"
-        if os.path.isdir(state_root):
-            for ctr_id in os.listdir(state_root):
-                subprocess.run(["runc", "--root", state_root, "delete", "--force", ctr_id], capture_output=True, timeout=30)
-        for pid in processes_mentioning(base, names=("conmon", "runc")):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for point in mounts_under(base):
-            subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def make(rt, *command: str, **kwargs) -> "object":  # type: ignore[no-untyped-def]

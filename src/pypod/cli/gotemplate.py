@@ -486,7 +486,7 @@ def go_type(value: Any) -> str:
         return "map[string]interface {}"
     if isinstance(value, (list, tuple)):
         return "[]interface {}"
-    return type(value).__name__
+    return getattr(type(value), "go_type", "") or type(value).__name__
 
 
 def _struct_like(d: dict) -> bool:
@@ -525,6 +525,8 @@ def go_str(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + " ".join(_inner_str(v) for v in value) + "]"
     if isinstance(value, dict):
+        if getattr(type(value), "go_kind", "") == "struct":  # Go prints a struct as {v1 v2}
+            return "{" + " ".join(_inner_str(v) for v in value.values()) + "}"
         items = sorted(value.items(), key=lambda kv: str(kv[0]))
         return "map[" + " ".join(f"{_inner_str(k)}:{_inner_str(v)}" for k, v in items) + "]"
     return str(value)
@@ -558,6 +560,8 @@ def go_quote(text: str) -> str:
 def _to_jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if getattr(type(value), "go_kind", "") == "nilmap":
+        return None
     if isinstance(value, dict):
         return {str(k): _to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
@@ -840,6 +844,8 @@ class _Exec:
         src = self.tmpl.source
         line = src.count("\n", 0, node.pos) + 1
         col = node.pos - (src.rfind("\n", 0, node.pos) + 1)
+        if line == 1:
+            col += self.tmpl.col_offset
         name = self.tmpl.name
         where = f" at <{source}>" if source else ""
         return TemplateError(f'template: {name}:{line}:{col}: executing "{name}"{where}: {msg}')
@@ -1006,6 +1012,8 @@ class _Exec:
         if isinstance(value, dict):
             if name in value:
                 return value[name]
+            if getattr(type(value), "go_kind", "") == "nilmap":
+                return None  # a missing key of a nil map: <no value>
             if _struct_like(value) and name[:1].isupper():
                 raise self.error(op, f"can't evaluate field {name} in type {go_type(value)}", op.source)
             return "" if all(isinstance(v, str) for v in value.values()) else None
@@ -1038,9 +1046,11 @@ _MISSING: Any = object()
 class Template:
     """A parsed template; ``execute(data)`` renders it (raises TemplateError)."""
 
-    def __init__(self, source: str, name: str = "template") -> None:
+    def __init__(self, source: str, name: str = "template", col_offset: int = 0) -> None:
         self.source = source
         self.name = name
+        # podman wraps a user format in "{{range .}}...{{end -}}": errors on line 1 count those columns
+        self.col_offset = col_offset
         try:
             self.nodes = _Parser(source, name).parse()
         except RecursionError:
@@ -1062,18 +1072,21 @@ def unescape(fmt: str) -> str:
 
 
 @lru_cache(maxsize=128)
-def _compile(template: str, name: str) -> Template:
-    return Template(unescape(template), name)
+def _compile(template: str, name: str, col_offset: int = 0) -> Template:
+    return Template(unescape(template), name, col_offset)
 
 
-def compile(template: str, name: str = "template") -> Template:  # noqa: A001 - mirrors re.compile
+def compile(template: str, name: str = "template", col_offset: int = 0) -> Template:  # noqa: A001
     """Parse ``template`` once (cached); TemplateError when it cannot be parsed."""
-    return _compile(template, name)
+    return _compile(template, name, col_offset)
 
 
-def render(template: str, data: Any, name: str = "template") -> str:
+RANGE_OFFSET = len("{{range .}}")  # podman's wrapper around ps/inspect formats
+
+
+def render(template: str, data: Any, name: str = "template", col_offset: int = 0) -> str:
     """Render ``template`` with ``data`` (dicts, lists, objects with attributes/properties)."""
-    return compile(template, name).execute(data)
+    return compile(template, name, col_offset).execute(data)
 
 
 _TABLE_RE = re.compile(r"^table(\s|$)")
@@ -1102,7 +1115,7 @@ def _spaces_to_tabs(fmt: str) -> str:
 
 
 def render_rows(fmt: str, rows: list[Any], headers: dict[str, str] | None = None, name: str = "template",
-                header: bool = True) -> str:
+                header: bool = True, col_offset: int = 0) -> str:
     """Render ``fmt`` once per row (each ending with a newline); with a "table" prefix add a
     header row (``headers`` overrides the derived names) and align the columns like podman."""
     table = is_table(fmt)
@@ -1110,7 +1123,7 @@ def render_rows(fmt: str, rows: list[Any], headers: dict[str, str] | None = None
     body = unescape(body)
     if table:
         body = _spaces_to_tabs(body.strip())
-    tmpl = compile(body, name)
+    tmpl = compile(body, name, 0 if table else col_offset)
     lines: list[str] = []
     if table and header:
         lines.append(tmpl.execute(_Headers(headers or {})))

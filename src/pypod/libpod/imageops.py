@@ -303,12 +303,15 @@ def _matching_name(image: "Image", name: str) -> str | None:
     return None
 
 
-def prune_images(rt: "Runtime", all: bool = False) -> list[str]:  # noqa: A002
-    """Delete dangling images (every unused one with ``all``); returns the deleted IDs."""
+def prune_images(rt: "Runtime", all: bool = False, keep: Any = None) -> list[str]:  # noqa: A002
+    """Delete dangling images (every unused one with ``all``); returns the deleted IDs.
+
+    ``keep(image) -> bool``, when given, spares the images it returns True for (prune filters).
+    """
     deleted: list[str] = []
     users = containers_by_image(rt)
     for image in rt.images.list():
-        if image.id in users:
+        if image.id in users or (keep is not None and keep(image)):
             continue
         if all or image.dangling:
             rt.images.delete(image)

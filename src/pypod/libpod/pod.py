@@ -500,7 +500,10 @@ class PodStore:
 
     def get(self, name_or_id: str) -> Pod:
         """By full ID, exact name or unique ID prefix (NoSuchPod with podman's words)."""
-        pod_id = self.rt.db.lookup_pod(name_or_id)
+        try:
+            pod_id = self.rt.db.lookup_pod(name_or_id)
+        except NoSuchPod:
+            raise NoSuchPod(f"no pod with name or ID {name_or_id} found: no such pod") from None
         config, state = self.rt.db.get_pod(pod_id)
         return self._pod(config, state)
 

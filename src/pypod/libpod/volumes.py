@@ -110,11 +110,14 @@ class VolumeStore:
                ignore_existing: bool = False) -> Volume:
         """Create a volume (a random 64-hex name when ``name`` is empty); AlreadyExists unless ``ignore_existing``."""
         if driver not in ("local", ""):
-            raise InvalidArgument(f"volume driver {driver} is not supported: no such volume plugin")
+            raise InvalidArgument(
+                f"volume {name or ''} uses volume plugin {driver} but it could not be retrieved: "
+                f"no volume plugin with name {driver} available: required plugin missing"
+            )
         if name:
             if not NAME_RE.match(name):
                 raise InvalidArgument(
-                    f"volume name {name!r} must match regex [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+                    "running volume create option: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
                 )
             if ignore_existing and self.exists(name):
                 return self.get(name)
@@ -189,6 +192,8 @@ class VolumeStore:
                 raise InvalidArgument(f'invalid filter "{item}"')
             if key not in FILTER_KEYS:
                 raise InvalidArgument(f'"{key}" is an invalid volume filter')
+            if key == "dangling" and value.lower() not in ("true", "1", "false", "0"):
+                raise InvalidArgument(f'"{value}" is not a valid value for the "dangling" filter - must be true or false')
             groups.setdefault(key, []).append(value)
         used: set[str] | None = None
         if "dangling" in groups:
@@ -212,7 +217,7 @@ class VolumeStore:
             if key == "dangling":
                 want = value.lower() in ("true", "1")
                 if value.lower() not in ("true", "1", "false", "0"):
-                    raise InvalidArgument(f"failed to parse dangling filter {value}")
+                    raise InvalidArgument(f'"{value}" is not a valid value for the "dangling" filter - must be true or false')
                 return (vol.name not in (used or set())) == want
             if key in ("until", "before"):
                 return vol.created_at < parse_time(value)

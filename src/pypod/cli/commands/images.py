@@ -164,6 +164,12 @@ def images_args(parser: "argparse.ArgumentParser") -> None:
     parser.add_argument("--sort", default="created", help="sort by created, id, repository, size or tag")
 
 
+_GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+
+
 def _image_filter(ctx: "Context", filters: list[str]) -> Any:
     import fnmatch
 
@@ -173,7 +179,9 @@ def _image_filter(ctx: "Context", filters: list[str]) -> Any:
     for item in filters:
         key, eq, value = item.partition("=")
         if not eq:
-            raise InvalidArgument(f"invalid filter {item!r}: expected key=value")
+            raise InvalidArgument(
+                f'invalid image filter "{item}": must be in the format "filter=value or filter!=value"'
+            )
         if key == "reference":
             pattern = value
 
@@ -186,7 +194,11 @@ def _image_filter(ctx: "Context", filters: list[str]) -> Any:
 
             checks.append(ref_ok)
         elif key == "dangling":
-            want = value.lower() in ("true", "1")
+            if value not in _GO_BOOLS:
+                raise InvalidArgument(
+                    f'non-boolean value "{key}" for {value} filter: strconv.ParseBool: parsing "{value}": invalid syntax'
+                )
+            want = _GO_BOOLS[value]
             checks.append(lambda img, name, want=want: img.dangling == want)
         elif key == "label":
             lkey, leq, lvalue = value.partition("=")
@@ -194,7 +206,14 @@ def _image_filter(ctx: "Context", filters: list[str]) -> Any:
                 lambda img, name, k=lkey, e=leq, v=lvalue: k in img.labels and (not e or img.labels[k] == v)
             )
         elif key in ("before", "since"):
-            ref_ts = _timestamp(ctx.runtime.images.resolve(value).created)
+            from pypod.errors import NoSuchImage
+
+            try:
+                ref_ts = _timestamp(ctx.runtime.images.resolve(value).created)
+            except NoSuchImage as err:
+                raise InvalidArgument(
+                    f'could not find local image for filter filter "{key}"="{value}": {err}'
+                ) from err
             if key == "before":
                 checks.append(lambda img, name, t=ref_ts: _timestamp(img.created) < t)
             else:
@@ -204,7 +223,7 @@ def _image_filter(ctx: "Context", filters: list[str]) -> Any:
         elif key == "readonly":
             checks.append(lambda img, name, v=value: v.lower() in ("false", "0"))
         else:
-            raise InvalidArgument(f"invalid filter {key!r}")
+            raise InvalidArgument(f'unsupported image filter "{key}"')
     return lambda img, name: all(check(img, name) for check in checks)
 
 
@@ -237,7 +256,9 @@ def images_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         "size": lambda r: r.size_bytes,
     }
     if args.sort not in sort_keys:
-        raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(sorted(sort_keys))}")
+        raise InvalidArgument(
+            f'"{args.sort}" is not a valid field for sorting. Choose from: {", ".join(sorted(sort_keys))}'
+        )
     rows.sort(key=sort_keys[args.sort])
     if args.quiet:
         seen: list[str] = []
@@ -447,9 +468,39 @@ def rmi_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     for image_id in report.deleted:
         _event(ctx, "remove", image_id)
     errors = [e for e in report.errors if not (args.ignore and isinstance(e, NoSuchImage))]
-    for exc in errors:
-        _err(f"Error: {exc}")
-    return errors[-1].exit_code if errors else 0
+    if len(errors) == 1:
+        _err(f"Error: {errors[0]}")
+    elif errors:
+        _err(f"Error: {len(errors)} errors occurred:\n" + "\n".join(f"\t* {exc}" for exc in errors))
+    codes = [exc.exit_code for exc in errors]
+    # podman: an image in use wins (2), then a missing image (1), else the engine error
+    for code in (2, 1):
+        if code in codes:
+            return code
+    return codes[-1] if codes else 0
+
+
+_PRUNE_FILTERS = frozenset(
+    ("before", "since", "containers", "dangling", "id", "label", "readonly", "reference", "until", "intermediate")
+)
+
+
+def _prune_check(key: str, value: str) -> Any:
+    """One ``image prune --filter``: a test an image must pass to be pruned."""
+    if key in ("label", "label!"):
+        lkey, leq, lvalue = value.partition("=")
+
+        def has_label(img: "Image") -> bool:
+            labels = img.labels or {}
+            return lkey in labels and (not leq or labels[lkey] == lvalue)
+
+        return has_label if key == "label" else (lambda img: not has_label(img))
+    if key == "until":
+        from pypod.cli import humanize
+
+        limit = humanize.parse_time(value)
+        return lambda img: _timestamp(img.created) < limit
+    return lambda img: True
 
 
 def image_prune_args(parser: "argparse.ArgumentParser") -> None:
@@ -459,8 +510,18 @@ def image_prune_args(parser: "argparse.ArgumentParser") -> None:
 
 
 def image_prune_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
+    from pypod.errors import InvalidArgument
     from pypod.libpod import imageops
 
+    checks = []
+    for item in args.filter:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise InvalidArgument(f"filter input must be in the form of filter=value: {item} is invalid")
+        if key.rstrip("!") not in _PRUNE_FILTERS:
+            raise InvalidArgument(f'unsupported image filter "{key}"')
+        checks.append(_prune_check(key, value))
+    keep = (lambda img: not all(check(img) for check in checks)) if checks else None
     if not args.force:
         what = "all images without at least one container associated to them" if args.all else "all dangling images"
         sys.stdout.write(f"WARNING! This command removes {what}.\nAre you sure you want to continue? [y/N] ")
@@ -468,7 +529,7 @@ def image_prune_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         answer = sys.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
             return 0
-    deleted = imageops.prune_images(ctx.runtime, all=args.all)
+    deleted = imageops.prune_images(ctx.runtime, all=args.all, keep=keep)
     for image_id in deleted:
         _event(ctx, "prune", image_id)
     _out("\n".join(deleted))
@@ -610,7 +671,9 @@ def save_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.libpod.storage import transports
 
     if args.format not in ("docker-archive", "oci-archive"):
-        raise InvalidArgument(f"unsupported format {args.format!r} for save: use docker-archive or oci-archive")
+        if args.format in ("oci-dir", "docker-dir"):
+            raise InvalidArgument(f"unsupported format {args.format!r} for save: use docker-archive or oci-archive")
+        raise InvalidArgument("format value must be one of oci-dir oci-archive docker-dir docker-archive")
     images = ctx.runtime.images
     items = []
     for ref in args.images:
@@ -618,6 +681,15 @@ def save_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         name = _matching_name(image, ref)
         items.append((image, [name] if name else []))
     if args.output:
+        import os
+
+        out_dir = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(out_dir):
+            raise InvalidArgument(
+                f"opening file {args.output!r}: open {args.output}: no such file or directory".replace("'", '"', 2)
+            )
+        if args.format == "docker-archive" and os.path.isfile(args.output) and os.path.getsize(args.output) > 0:
+            raise InvalidArgument("docker-archive doesn't support modifying existing images")
         transports.save(images, items, args.output, args.format)
     else:
         if sys.stdout.isatty():
@@ -644,6 +716,7 @@ def import_args(parser: "argparse.ArgumentParser") -> None:
 
 def import_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     import os
+    import time
 
     from pypod.cli.main import UsageError
     from pypod.errors import InvalidArgument
@@ -654,14 +727,32 @@ def import_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     args.source, args.reference = args.words[0], (args.words[1:] or [None])[0]
     if args.source.startswith(("http://", "https://")):
         raise InvalidArgument("importing from a URL is not supported (no registry or network access)")
+    if args.reference:
+        from pypod.libpod.storage import reference as refs
+
+        try:
+            refs.normalize_name(args.reference)
+        except InvalidArgument as err:
+            raise InvalidArgument(
+                f'normalizing name "{args.reference}": normalizing name "{args.reference}": {err}'
+            ) from err
     source: Any
+    # like podman, a file's image is created at the file's modification time (whole seconds),
+    # so importing the same file twice gives the same image
+    stamp = int(time.time())
     if args.source == "-":
         source = sys.stdin.buffer
     else:
         if not os.path.exists(args.source):
-            raise InvalidArgument(f"stat {args.source}: no such file or directory")
+            raise InvalidArgument(f'error opening "{args.source}": open {args.source}: no such file or directory')
+        if os.path.isdir(args.source):
+            raise InvalidArgument(f'error reading "{args.source}": read {args.source}: is a directory')
         source = args.source
-    image = transports.import_rootfs(ctx.runtime.images, source, args.reference, args.change, args.message)
+        stamp = int(os.stat(args.source).st_mtime)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+    image = transports.import_rootfs(
+        ctx.runtime.images, source, args.reference, args.change, args.message, created=created
+    )
     _event(ctx, "import", image.id, image.names[0] if image.names else "")
     _out(f"sha256:{image.id}")
     return 0

@@ -87,11 +87,22 @@ LOOKUPS: dict[str, Callable[[Any, str, bool], Any]] = {
 }  # fmt: skip
 
 
+def _plain(value: Any) -> Any:
+    """Go's nil maps (``go_kind == "nilmap"``) become null; everything else is kept."""
+    if isinstance(value, dict):
+        if getattr(type(value), "go_kind", "") == "nilmap":
+            return None
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def go_json(value: Any, indent: int | None = 5) -> str:
     """JSON as podman prints it: Go's HTML-safe escapes of <, > and &; inspect indents by 5."""
     import json
 
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    text = json.dumps(_plain(value), indent=indent, ensure_ascii=False)
     for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
         text = text.replace(char, escaped)
@@ -109,7 +120,13 @@ def _print(items: list[Any], fmt: str) -> None:
         sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
         return
     for item in items:
-        text = gotemplate.render(fmt, item)
+        try:
+            text = gotemplate.render(fmt, item, "inspect", gotemplate.RANGE_OFFSET)
+        except gotemplate.TemplateError as exc:
+            if "executing" not in str(exc):
+                raise
+            # podman's wording for a template that fails while printing
+            raise gotemplate.TemplateError(f"inspecting object: printing inspect output: {exc}") from None
         print(text)
 
 
@@ -127,7 +144,7 @@ def _run(args: "argparse.Namespace", ctx: "Context", kind: str) -> int:
     from pypod.errors import AmbiguousName, InvalidArgument, NotFound, PypodError
 
     if kind not in TYPES:
-        raise InvalidArgument(f'invalid type "{kind}": must be one of {", ".join(TYPES)}')
+        raise InvalidArgument(f'invalid type "{kind}": must be "image", "container", "pod", "network", "volume", or "all"')
     rt = ctx.runtime
     names = list(args.names)
     if args.latest:

@@ -176,9 +176,20 @@ def stop_args(parser: "argparse.ArgumentParser") -> None:
 def stop_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     args.names = list(args.names) + _read_cidfiles(args.cidfile)
     _check_names(args)
-    timeout = _timeout(args.time)
+    timeout = _uint_timeout(args.time)
     # podman: `stop --all` goes over every container, stopped ones included
     return _each(ctx, _targets(ctx, args, None), lambda c: c.stop(timeout=timeout), ignore_missing=args.ignore)
+
+
+def _uint_timeout(value: str | None) -> int | None:
+    """stop/restart -t: an unsigned number; a bad value is a flag error (with the --help hint)."""
+    from pypod.cli.main import UsageError
+
+    if value is not None and not value.strip().isdecimal():
+        raise UsageError(
+            f'invalid argument "{value}" for "-t, --time" flag: strconv.ParseUint: parsing "{value}": invalid syntax'
+        )
+    return _timeout(value)
 
 
 def kill_args(parser: "argparse.ArgumentParser") -> None:
@@ -193,6 +204,10 @@ def kill_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
     args.names = list(args.names) + _read_cidfiles(args.cidfile)
     _check_names(args)
+    from pypod.errors import InvalidArgument
+
+    if args.signal.strip().isdecimal() and int(args.signal) > 64:
+        raise InvalidArgument("valid signals are 1 through 64")
     sig = parse_signal(args.signal)
     return _each(ctx, _targets(ctx, args, RUNNING), lambda c: c.kill(sig))
 
@@ -224,7 +239,7 @@ def restart_args(parser: "argparse.ArgumentParser") -> None:
 
 def restart_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     _check_names(args)
-    timeout = _timeout(args.time)
+    timeout = _uint_timeout(args.time)
     states = RUNNING if args.running else None
     return _each(ctx, _targets(ctx, args, states), lambda c: c.restart(timeout=timeout))
 
@@ -342,7 +357,7 @@ def wait_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     conditions = [c for item in args.condition for c in item.split(",") if c] or ["stopped", "exited"]
     for cond in conditions:
         if cond not in WAIT_CONDITIONS:
-            raise InvalidArgument(f'invalid condition "{cond}"' if cond else "invalid condition")
+            raise InvalidArgument(f"unknown container state: {cond}: invalid argument")
     code = 0
     for label, ctr in _targets(ctx, args, None):
         try:

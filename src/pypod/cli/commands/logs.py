@@ -81,7 +81,7 @@ def logs_args(parser: "argparse.ArgumentParser") -> None:
     parser.add_argument("-f", "--follow", action="store_true")
     parser.add_argument("--since", default="")
     parser.add_argument("--until", default="")
-    parser.add_argument("--tail", type=int, default=-1)
+    parser.add_argument("--tail", default="-1")
     parser.add_argument("-t", "--timestamps", action="store_true")
     parser.add_argument("-n", "--names", action="store_true")
     parser.add_argument("-l", "--latest", action="store_true")
@@ -109,13 +109,19 @@ class Printer:
     def __init__(self, args: "argparse.Namespace", name_prefix: bool) -> None:
         self.args = args
         self.name_prefix = name_prefix
+        self.id_prefix = False
         self.since = self.until = None
         from pypod.cli import humanize
 
-        if args.since:
-            self.since = humanize.parse_time(args.since)
-        if args.until:
-            self.until = humanize.parse_time(args.until)
+        from pypod.errors import InvalidArgument
+
+        for flag in ("since", "until"):
+            value = getattr(args, flag)
+            if value:
+                try:
+                    setattr(self, flag, humanize.parse_time(value))
+                except InvalidArgument:
+                    raise InvalidArgument(f'parsing --{flag} "{value}": unable to interpret time value') from None
 
     def wanted(self, line: LogLine) -> bool:
         if self.since is None and self.until is None:
@@ -130,6 +136,8 @@ class Printer:
         prefix = b""
         if self.name_prefix:
             prefix += ctr.name.encode() + b" "
+        elif self.id_prefix:  # podman: several containers without -n are told apart by short ID
+            prefix += ctr.id[:12].encode() + b" "
         if self.args.timestamps:
             prefix += go_timestamp(line.timestamp).encode() + b" "
         out.write(prefix + line.text)
@@ -155,6 +163,12 @@ def _running(ctr: Any) -> bool:
 def logs_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.cli.main import UsageError
 
+    try:
+        args.tail = int(args.tail)
+    except ValueError:
+        raise UsageError(
+            f'invalid argument "{args.tail}" for "--tail" flag: strconv.ParseInt: parsing "{args.tail}": invalid syntax'
+        ) from None
     rt = ctx.runtime
     if args.latest:
         if args.containers:
@@ -165,6 +179,7 @@ def logs_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
             raise UsageError("specify at least one container name or ID to log")
         ctrs = [rt.get_container(name) for name in args.containers]
     printer = Printer(args, args.names)
+    printer.id_prefix = len(ctrs) > 1
     readers = [(ctr, LogReader(_log_path(ctr))) for ctr in ctrs]
     for ctr, reader in readers:
         lines = [ln for ln in reader.read_new() if printer.wanted(ln)]

@@ -139,7 +139,12 @@ def top_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
             raise UsageError("no containers to show")
         ctr = ctrs[-1]
     elif args.container:
-        ctr = rt.get_container(args.container)
+        from pypod.errors import NotFound
+
+        try:
+            ctr = rt.get_container(args.container)
+        except NotFound as exc:
+            raise type(exc)(f"unable to look up requested container: {exc}") from None
     else:
         raise UsageError("you must provide the name or id of a running container")
     ctr.sync()
@@ -326,14 +331,15 @@ def port_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     if private:
         text, _, proto = private.partition("/")
         if not text.isdecimal():
-            raise InvalidArgument(f'invalid port "{private}": invalid argument')
+            raise InvalidArgument(f'strconv.ParseUint: parsing "{text}": invalid syntax')
         wanted_port, wanted_proto = int(text), proto or "tcp"
-    found = False
+    found = has_ports = False
     for ctr in ctrs:
         ctr.sync()
         if ctr.state.status not in ("running", "paused"):
             continue
         for cport, proto, host_ip, host_port in _mappings(ctr):
+            has_ports = True
             if wanted_port is not None:
                 if cport == wanted_port and proto == wanted_proto:
                     print(f"{host_ip}:{host_port}")
@@ -341,7 +347,7 @@ def port_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
                 continue
             prefix = f"{ctr.id[:12]}\t" if args.all else ""
             print(f"{prefix}{cport}/{proto} -> {host_ip}:{host_port}")
-    if wanted_port is not None and not found:
+    if wanted_port is not None and has_ports and not found:  # podman: no mappings at all is not an error
         raise InvalidArgument(f'failed to find published port "{private}"')
     return 0
 

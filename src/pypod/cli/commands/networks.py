@@ -213,18 +213,19 @@ def inspect_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         try:
             found.append(_inspect_view(store.get(name)))
         except NotFound as exc:
-            errors.append(str(exc))
+            errors.append(f"network {name}: {exc}")
     if args.format and args.format != "json":
         for net in found:
             print(_render(args.format, [_Row(net, trunc=False)]))
     else:
         print(json.dumps(found, indent=5))
     if errors:
-        for msg in errors[:-1]:
-            print(f"Error: {msg}", file=sys.stderr)
+        # podman: the later misses as plain lines, the first one as the error
+        for msg in errors[1:]:
+            print(f"error inspecting object: {msg}", file=sys.stderr)
         from pypod.errors import NoSuchNetwork
 
-        raise NoSuchNetwork(errors[-1])
+        raise NoSuchNetwork(f"inspecting object: {errors[0]}")
     return 0
 
 
@@ -242,14 +243,14 @@ def remove_network(ctx: "Context", name_or_id: str, force: bool, timeout: int | 
 
     store = _store(ctx)
     net = store.get(name_or_id)
-    if net["name"] == "podman":
-        store.remove(net["name"])  # raises the "cannot be removed" error
     users = _users(ctx, net["name"])
-    if users and not force:
+    if users and not force:  # podman names the users first, even for the default network
         raise InUse(
             f'"{net["name"]}" has associated containers with it. Use -f to forcibly delete containers and pods: '
             "network is being used"
         )
+    if net["name"] == "podman":
+        store.remove(net["name"])  # raises the "cannot be removed" error
     for ctr in users:
         ctx.runtime.remove_container(ctr, force=True, timeout=timeout)
     store.remove(net["name"])

@@ -225,7 +225,7 @@ def rm_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         with open(path, encoding="utf-8") as fh:
             args.pods.append(fh.read().strip())
     targets = _targets(ctx, args)
-    if args.ignore:
+    if args.ignore or args.force:  # podman: -f also skips missing pods
         targets = [(label, pod) for label, pod in targets if pod is not None or ctx.runtime.pods.exists(label)]
     return _each(ctx, targets, lambda p: p.remove(force=args.force, timeout=timeout), missing_code=1)
 
@@ -366,7 +366,7 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.errors import InvalidArgument
 
     if args.sort not in PS_SORT:
-        raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(PS_SORT)}")
+        raise InvalidArgument("invalid option for --sort, options are: id, names, or number")
     grouped: dict[str, list[str]] = {}
     for item in args.filter:
         key, eq, value = item.partition("=")
@@ -442,6 +442,8 @@ def inspect_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
             try:
                 pods.append(rt.pods.get(name))
             except NoSuchPod:
+                if not args.format or args.format == "json":
+                    print("[]")  # as podman, before the error
                 raise NoSuchPod(f"inspecting object: no such pod {name}") from None
     data = [p.inspect() for p in pods]
     if args.format and args.format != "json":

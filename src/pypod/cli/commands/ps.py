@@ -120,6 +120,8 @@ def full_command(ctr: Any, images: ImageIndex) -> list[str]:
 class PsRow:
     """One container as the --format templates see it (podman's field names)."""
 
+    go_type = "containers.psReporter"  # the type named in template errors
+
     def __init__(self, ctr: Any, images: ImageIndex, now: float, *, no_trunc: bool, size: Any = None) -> None:
         import pypod.cli.humanize as humanize  # per row: no _handle_fromlist
 
@@ -132,7 +134,8 @@ class PsRow:
             img = images.get(cfg.image_id)
             image = img.names[0] if img is not None and img.names else cfg.image_id[:12]
         self.Image = image or cfg.rootfs
-        self.ImageID = cfg.image_id
+        self.ImageID = cfg.image_id if no_trunc else cfg.image_id[:12]
+        self._image_id = cfg.image_id
         self.CommandList = full_command(ctr, images)
         command = " ".join(self.CommandList)
         if not no_trunc and len(command) > COMMAND_WIDTH + 3:
@@ -144,17 +147,22 @@ class PsRow:
         self.RunningFor = self.CreatedHuman
         self.CreatedAt = humanize.podman_time(self.CreatedUnix)
         self.Status = status_text(ctr, now)
-        self.State = _display_state(st.status)
-        if self.State == "stopped":
-            self.State = "exited"
+        self.StateWord = _display_state(st.status)
+        if self.StateWord == "stopped":
+            self.StateWord = "exited"
+        # podman 4.3.1 prints the human status for {{.State}}; pypod keeps the word (scripts/tests rely on it)
+        self.State = self.StateWord
         from pypod.libpod.network.ports import published_ports
 
         self._ports = published_ports(cfg, st)
         self.Ports = format_ports(self._ports)
         self.Names = ctr.name
-        self.Labels = dict(cfg.labels)
+        from pypod.libpod.container.inspect import NilMap
+
+        self.Labels = dict(cfg.labels) or NilMap()  # Go's nil map: {{json .Labels}} is null
         self.Mounts = [m["destination"] for m in cfg.binds + cfg.volumes]
-        self.Networks = list(cfg.networks)
+        self._networks = list(cfg.networks)
+        self.Networks = ",".join(network_names(ctr))  # podman's template method joins the names
         self.Pod = cfg.pod_id
         self.PodName = ""
         self.Pid = st.pid if st.status in ("running", "paused") else 0
@@ -168,7 +176,7 @@ class PsRow:
         self.Size = "" if size is None else f"{_compact(size[0])} (virtual {_compact(size[1])})"
 
     def Label(self, key: str) -> str:  # noqa: N802 - Go template method name
-        return self.Labels.get(key, "")
+        return (self.Labels or {}).get(key, "")
 
     def to_json(self) -> dict[str, Any]:
         size = None if self.SizeInfo is None else {"rootFsSize": self.SizeInfo[1], "rwSize": self.SizeInfo[0]}
@@ -182,23 +190,40 @@ class PsRow:
             "ExitCode": self.ExitCode,
             "Id": self.Id,
             "Image": self.Image,
-            "ImageID": self.ImageID,
+            "ImageID": self._image_id,
             "IsInfra": self.IsInfra,
             "Labels": self.Labels or None,
             "Mounts": self.Mounts,
             "Names": [self.Names],
             "Namespaces": {},
-            "Networks": self.Networks,
+            "Networks": self._networks,
             "Pid": self.Pid,
             "Pod": self.Pod,
             "PodName": self.PodName,
             "Ports": _json_ports(self._ports),
             "Size": size,
             "StartedAt": self.StartedAt,
-            "State": self.State,
+            "State": self.StateWord,
             "Status": self.Status,
             "Created": self.Created,
         }
+
+
+def network_names(ctr: Any) -> list[str]:
+    """The networks a container is attached to (bridge mode without names: the default one)."""
+    cfg = ctr.config
+    if cfg.networks:
+        return list(cfg.networks)
+    if cfg.network_mode == "bridge":
+        return ["podman"]
+    return []
+
+
+def json_quote(text: str) -> str:
+    """Go's %q for plain text."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _json_ports(ports: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -254,7 +279,7 @@ def _filter_test(rt: Any, key: str, values: list[str], images: ImageIndex, prune
         valid = ("created", "running", "paused", "stopped", "exited", "unknown", "initialized", "configured", "removing", "stopping")
         for v in values:
             if v not in valid:
-                raise InvalidArgument(f"{v} is not a valid status")
+                raise InvalidArgument(f"unknown container state: {v}: invalid argument")
 
         def status_ok(c: Any) -> bool:
             word = _display_state(c.state.status)
@@ -269,23 +294,20 @@ def _filter_test(rt: Any, key: str, values: list[str], images: ImageIndex, prune
             try:
                 codes.add(int(v))
             except ValueError:
-                raise InvalidArgument(f'exited code out of range "{v}"') from None
+                raise InvalidArgument(
+                    f"exited code out of range '\\x00': strconv.ParseInt: parsing {json_quote(v)}: invalid syntax"
+                ) from None
         return lambda c: c.state.status in ("stopped", "exited") and bool(c.state.finished_at) and c.state.exit_code in codes
     if key == "ancestor":
 
         def ancestor_ok(c: Any) -> bool:
-            names = {c.config.image_name, c.config.raw_image_name}
-            img = images.get(c.config.image_id)
-            if img is not None:
-                names.update(img.names)
-            for v in values:
-                if c.config.image_id.startswith(v.removeprefix("sha256:")) and v:
-                    return True
-                for n in names:
-                    if n and (n == v or n.startswith(v + ":") or n.split("/")[-1] == v or n.split("/")[-1].split(":")[0] == v
-                              or re.fullmatch(v, n) is not None):  # fmt: skip
-                        return True
-            return False
+            # podman: the full image ID, the image name as given at create time, or that name
+            # without its tag when the tag is "latest" (no short-name or prefix matching)
+            name = c.config.image_name or c.config.raw_image_name or ""
+            base, colon, tag = name.rpartition(":")
+            if not colon or "/" in tag:
+                base, tag = "", ""
+            return any(v and (v == c.config.image_id or v == name or (v == base and tag == "latest")) for v in values)
 
         return ancestor_ok
     if key == "health":
@@ -310,7 +332,8 @@ def _filter_test(rt: Any, key: str, values: list[str], images: ImageIndex, prune
                 pods.add(v)
         return lambda c: bool(c.config.pod_id) and any(c.config.pod_id.startswith(p) for p in pods)
     if key == "network":
-        return lambda c: any(v in c.config.networks or v == c.config.network_mode for v in values)
+        # podman matches network names only: "none"/"host" modes are not networks
+        return lambda c: any(v in network_names(c) for v in values)
     if key == "volume":
         return lambda c: any(
             v in (m.get("name") or m.get("source") or "", m["destination"]) for m in c.config.binds + c.config.volumes for v in values
@@ -370,7 +393,10 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     if args.extra:
         raise UsageError("`pypod ps` takes no arguments")
     if args.sort not in SORT_KEYS:
-        raise InvalidArgument(f"invalid option for --sort, options are: {list(SORT_KEYS)}")
+        raise UsageError(
+            f'invalid argument "{args.sort}" for "--sort" flag: "{args.sort}" is not a valid value.  '
+            f'Choose from: "{", ".join(SORT_KEYS)}"'
+        )
     rt = ctx.runtime
     ctrs = rt.list_containers()
     if args.filter:
@@ -388,7 +414,7 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         PsRow(c, images, now, no_trunc=args.no_trunc, size=_size_of(rt, c) if args.size else None) for c in ctrs
     ]
     rows.sort(key=_sort_key(args.sort))
-    if args.quiet:
+    if args.quiet and not args.format:  # podman: --format wins over -q
         for r in rows:
             print(r.ID)
         return 0
@@ -411,7 +437,7 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
             fmt += "\t{{.Size}}"
     if args.noheading and fmt.startswith("table"):
         fmt = fmt[len("table") :].lstrip()
-    out = gotemplate.render_rows(fmt, rows, HEADERS)
+    out = gotemplate.render_rows(fmt, rows, HEADERS, name="ps", col_offset=gotemplate.RANGE_OFFSET)
     if out:
         sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0

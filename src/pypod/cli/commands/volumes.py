@@ -25,6 +25,13 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
+def _go_empty_maps(text: str) -> str:
+    """Print empty maps as podman's ``ls --format json`` does: ``{``, an indented blank line, ``}``."""
+    import re
+
+    return re.sub(r'(?m)^( *)(".*": )\{\}(,?)$', lambda m: f"{m[1]}{m[2]}{{\n{m[1]}  \n{m[1]}}}{m[3]}", text)
+
+
 def _json(data: Any, indent: int = 2) -> str:
     import json
 
@@ -64,7 +71,9 @@ def ls_cmd(args: argparse.Namespace, ctx: "Context") -> int:
         out.write("".join(v.name + "\n" for v in vols))
         return 0
     if args.format == "json":
-        out.write(_json([v.inspect() for v in vols]) if vols else "[]\n")
+        out.write(_go_empty_maps(_json([v.inspect() for v in vols])) if vols else "[]\n")
+        return 0
+    if not vols:  # podman prints nothing at all, not even the heading
         return 0
     from pypod.cli import gotemplate
 
@@ -105,9 +114,10 @@ def inspect_cmd(args: argparse.Namespace, ctx: "Context") -> int:
 
         sys.stdout.write(gotemplate.render_rows(args.format, docs, HEADERS, name="inspect"))
     if missing:
-        for name in missing[:-1]:
-            print(f"Error: no such volume {name}", file=sys.stderr)
-        raise NoSuchVolume(f"inspecting object: no such volume {missing[-1]}")
+        # podman: the later misses as plain lines, the first one as the error
+        for name in missing[1:]:
+            print(f"error inspecting object: no such volume {name}", file=sys.stderr)
+        raise NoSuchVolume(f"inspecting object: no such volume {missing[0]}")
     return 0
 
 
@@ -120,25 +130,38 @@ def rm_args(p: argparse.ArgumentParser) -> None:
 
 
 def rm_cmd(args: argparse.Namespace, ctx: "Context") -> int:
-    from pypod.errors import InvalidArgument, PypodError
+    from pypod.errors import InUse, InvalidArgument, NoSuchVolume, PypodError
 
     store = ctx.runtime.volumes
     if args.all == bool(args.names):
         raise InvalidArgument("choose either one or more volumes or all")
     names = [v.name for v in store.list()] if args.all else args.names
     errors: list[PypodError] = []
-    for name in names:
+    code = 125
+    found: list[str] = []
+    for name in names:  # like podman: look every name up first, then remove
         try:
-            real = store.get(name).name
-            store.remove(real, force=args.force, timeout=args.time)
-            print(real)
+            found.append(store.get(name).name)
+        except NoSuchVolume as exc:
+            if not args.force:  # podman: -f ignores missing volumes
+                errors.append(exc)
+                code = 1
         except PypodError as exc:
             errors.append(exc)
-    if errors:
-        for exc in errors[:-1]:
-            print(f"Error: {exc}", file=sys.stderr)
-        raise errors[-1]
-    return 0
+    for real in found:
+        try:
+            store.remove(real, force=args.force, timeout=args.time)
+            print(real)
+        except NoSuchVolume:
+            continue  # removed meanwhile (with a container of an earlier volume)
+        except InUse as exc:
+            errors.append(exc)
+            code = 2
+        except PypodError as exc:
+            errors.append(exc)
+    for exc in errors:
+        print(f"Error: {exc}", file=sys.stderr)
+    return code if errors else 0
 
 
 # --- prune ---------------------------------------------------------------------------

@@ -26,6 +26,18 @@ ALL_CAPS = sorted(
 )
 
 
+class GoStruct(dict):
+    """A dict standing for a Go struct: Go templates print it as ``{value value}`` (field order)."""
+
+    go_kind = "struct"
+
+
+class NilMap(dict):
+    """An empty map that Go holds as nil: JSON ``null``, printed ``map[]`` by templates."""
+
+    go_kind = "nilmap"
+
+
 # podman compares a container's capabilities with this fixed set to report CapAdd/CapDrop
 REFERENCE_CAPS = sorted(DEFAULT_CAPS + ["CAP_AUDIT_WRITE", "CAP_MKNOD", "CAP_NET_RAW"])
 
@@ -139,7 +151,9 @@ def _port_bindings(cfg: Any, st: Any = None) -> dict[str, Any]:
         for i in range(count):
             key = f"{int(p['container_port']) + i}/{p.get('protocol', 'tcp')}"
             host = int(p.get("host_port") or 0)
-            out.setdefault(key, []).append({"HostIp": p.get("host_ip", ""), "HostPort": str(host + i) if host else ""})
+            out.setdefault(key, []).append(
+                GoStruct(HostIp=p.get("host_ip", ""), HostPort=str(host + i) if host else "")
+            )
     for e in cfg.expose:
         out.setdefault(e, None)
     return out
@@ -307,7 +321,7 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
             "WorkingDir": cfg.workdir or icfg.get("WorkingDir") or "/",
             "Entrypoint": " ".join(entry),
             "OnBuild": None,
-            "Labels": dict(sorted(cfg.labels.items())) or None,
+            "Labels": dict(sorted(cfg.labels.items())) or NilMap(),
             "Annotations": _annotations(cfg),
             "StopSignal": cfg.stop_signal,
             "HealthcheckOnFailureAction": cfg.healthcheck.on_failure if cfg.healthcheck else "none",
@@ -328,7 +342,7 @@ def inspect_container(rt: "Runtime", ctr: "Container", size: bool = False) -> di
                           "Tag": cfg.log_tag, "Size": "0B"},  # fmt: skip
             "NetworkMode": cfg.network_mode if not cfg.networks else "bridge",
             "PortBindings": _port_bindings(cfg),
-            "RestartPolicy": {"Name": restart, "MaximumRetryCount": cfg.restart_retries},
+            "RestartPolicy": GoStruct(Name=restart, MaximumRetryCount=cfg.restart_retries),
             "AutoRemove": cfg.auto_remove,
             "VolumeDriver": "",
             "VolumesFrom": None,

@@ -37,7 +37,11 @@ def connect(rt: Any, ctr: Any, net: str, aliases: list[str] | None = None, ip: s
         _check_mode(ctr)
         current = container_networks(ctr.config)
         if name in current:
-            raise NetworkError(f"container {ctr.id[:12]} is already connected to network {name}")
+            if ctr.state.status in ("configured", "created"):
+                return  # podman (Docker compat): a no-op for a container that never ran
+            raise NetworkError(
+                f'container {ctr.id} is already connected to network "{name}": network is already connected'
+            )
         new_networks = list(current) + [name]
         cfg = dataclasses.replace(ctr.config)
         cfg.networks = new_networks
@@ -67,7 +71,7 @@ def disconnect(rt: Any, ctr: Any, net: str, force: bool = False) -> None:
             ctr.sync()
         current = container_networks(ctr.config)
         if name not in current:
-            raise NetworkError(f"container {ctr.id[:12]} is not connected to network {name}")
+            raise NetworkError(f"container {ctr.config.name} is not connected to network {name}")
         if ctr.state.net_ns and ctr.state.status in _LIVE:
             leave_networks(rt.config, ctr.id, [name], ctr.state.net_ns)
         status = dict(ctr.state.network_status or {})

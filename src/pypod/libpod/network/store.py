@@ -291,9 +291,11 @@ class NetworkStore:
                 rng = ipaddress.ip_network(ip_range, strict=False)
             except ValueError as exc:
                 raise InvalidArgument(f"invalid ip-range {ip_range}: {exc}") from exc
-            if not rng.subnet_of(net):  # type: ignore[arg-type]
-                raise InvalidArgument(f"ip-range {ip_range} is not in subnet {net}")
             start = rng.network_address + 1 if rng.num_addresses > 2 else rng.network_address
+            if start not in net:
+                raise InvalidArgument(f"lease range start ip {start} not in subnet {net}")
+            if not rng.subnet_of(net):  # type: ignore[arg-type]
+                raise InvalidArgument(f"lease range end ip {rng.broadcast_address} not in subnet {net}")
             entry["lease_range"] = {"start_ip": str(start), "end_ip": str(rng.broadcast_address)}
         return entry
 

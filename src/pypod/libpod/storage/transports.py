@@ -733,7 +733,7 @@ def parse_changes(changes: Iterable[str], config: dict[str, Any]) -> None:
         elif instr == "ONBUILD":
             continue
         else:
-            raise InvalidArgument(f"invalid change {change!r}: unsupported instruction {word!r}")
+            raise InvalidArgument(f'invalid change "{change}" - invalid instruction {word}')
 
 
 def import_rootfs(
@@ -742,10 +742,14 @@ def import_rootfs(
     reference: str | None = None,
     changes: Iterable[str] = (),
     message: str = "",
+    created: str | None = None,
 ) -> "Image":
-    """Create a one-layer image from a root filesystem tar (plain, gzip, zstd...)."""
+    """Create a one-layer image from a root filesystem tar (plain, gzip, zstd...).
+
+    ``created`` (RFC 3339) is the image's creation time; default now.
+    """
     with images.store.creating():  # the layer stays safe from layer gc until the image is recorded
-        return _import_rootfs(images, source, reference, changes, message)
+        return _import_rootfs(images, source, reference, changes, message, created)
 
 
 def _import_rootfs(
@@ -754,6 +758,7 @@ def _import_rootfs(
     reference: str | None,
     changes: Iterable[str],
     message: str,
+    created: str | None = None,
 ) -> "Image":
     from pypod.libpod.timefmt import now_rfc3339_micro
 
@@ -774,7 +779,7 @@ def _import_rootfs(
     try:
         layer = store.create_layer(None, stream)
         diff = layer.diff_id if str(layer.diff_id).startswith("sha256:") else f"sha256:{layer.diff_id}"
-        created = now_rfc3339_micro()
+        created = created or now_rfc3339_micro()
         config = {
             "created": created,
             "architecture": go_arch(),

@@ -180,3 +180,22 @@ def test_argparse_is_imported_without_gettext() -> None:
         capture_output=True, text=True,
     )
     assert res.stdout.strip() == "ok", res.stderr
+
+
+def test_the_engine_does_not_import_the_command_line() -> None:
+    """libpod is the engine (DESIGN.md's layers): it never reaches up into pypod.cli, except the
+    healthcheck scheduler's process entry point, which reads the same global options."""
+    allowed = {("libpod/healthcheck.py", "scheduler_main")}
+    problems = []
+    for path in sorted((SRC / "libpod").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for func in [None, *[n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]]:
+            body = tree.body if func is None else func.body
+            for node in body if func is None else ast.walk(func):
+                module = getattr(node, "module", None) if isinstance(node, ast.ImportFrom) else None
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if (module or "").startswith("pypod.cli") or any(n.startswith("pypod.cli") for n in names):
+                    where = (str(path.relative_to(SRC)), func.name if func else "<module>")
+                    if where not in allowed:
+                        problems.append(f"{where[0]}:{node.lineno} ({where[1]})")
+    assert not problems, "libpod imports pypod.cli: " + ", ".join(sorted(set(problems)))

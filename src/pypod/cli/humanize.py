@@ -6,15 +6,18 @@ import re
 import time as _time
 
 from pypod.errors import InvalidArgument
-from pypod.libpod.timefmt import podman_time, rfc3339nano
+from pypod.libpod.timefmt import (  # noqa: F401 - the time parsers live in libpod; re-exported for the CLI
+    parse_duration,
+    parse_rfc3339,
+    podman_time,
+    rfc3339_to_podman_time,
+    rfc3339nano,
+)
+from pypod.libpod.timefmt import parse_since as parse_time  # noqa: F401
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY_MULT = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 _SIZE = r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"  # patterns compile on first use (re's cache)
-_DURATION_UNITS = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
-}
-_DURATION_PART = r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
 
 
 def _go_g(value: float, precision: int) -> str:
@@ -77,91 +80,3 @@ def parse_size(value: str) -> int:
         raise InvalidArgument(f"invalid size: '{value}'")
     unit = (match.group(2) or "").lower()
     return int(number * _BINARY_MULT[unit])
-
-
-def parse_duration(value: str) -> float:
-    """Go time.ParseDuration: "1m30s", "1.5h", "300ms", "-2s", "0" -> seconds; InvalidArgument on garbage."""
-    text = str(value).strip()
-    orig = text
-    sign = 1.0
-    if text[:1] in "+-" and text:
-        sign = -1.0 if text[0] == "-" else 1.0
-        text = text[1:]
-    if text == "0":
-        return 0.0
-    if not text:
-        raise InvalidArgument(f'time: invalid duration "{orig}"')
-    total = 0.0
-    pos = 0
-    part = re.compile(_DURATION_PART)
-    while pos < len(text):
-        match = part.match(text, pos)
-        if not match:
-            if re.match(r"(\d+\.?\d*|\.\d+)$", text[pos:]):
-                raise InvalidArgument(f'time: missing unit in duration "{orig}"')
-            raise InvalidArgument(f'time: invalid duration "{orig}"')
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        pos = match.end()
-    return sign * total
-
-
-_TIME_LAYOUTS = (
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M%z",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d%z",
-    "%Y-%m-%d",
-)
-_FRACTION = r"\.(\d+)"
-
-
-def parse_rfc3339(value: str) -> float:
-    """RFC 3339 (nanosecond fractions allowed, "Z" or an offset) -> unix seconds; ValueError if not one."""
-    text = value.strip()
-    frac = 0.0
-    match = re.search(_FRACTION, text)
-    if match and ":" in text[: match.start()]:
-        frac = float("0." + match.group(1))
-        text = text[: match.start()] + text[match.end():]
-    if text.endswith("Z") or text.endswith("z"):
-        text = text[:-1] + "+0000"
-    from datetime import datetime
-
-    for layout in _TIME_LAYOUTS:
-        try:
-            parsed = datetime.strptime(text, layout)
-        except ValueError:
-            continue
-        if parsed.tzinfo is None:
-            return parsed.timestamp() + frac  # local time, like podman
-        return parsed.timestamp() + frac
-    raise ValueError(value)
-
-
-def parse_time(value: str, now: float | None = None) -> float:
-    """--since/--until values: RFC3339, unix seconds(.nanos), or a duration meaning now - duration."""
-    text = str(value).strip()
-    try:
-        return parse_rfc3339(text)
-    except ValueError:
-        pass
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        secs, _, nanos = text.partition(".")
-        return int(secs) + (int(nanos.ljust(9, "0")[:9]) / 1e9 if nanos else 0.0)
-    try:
-        delta = parse_duration(text)
-    except InvalidArgument:
-        raise InvalidArgument(f"unable to interpret time value: {value}") from None
-    return (_time.time() if now is None else now) - delta
-
-
-def rfc3339_to_podman_time(value: str) -> str:
-    """Re-render a stored RFC3339Nano string in Go's String form without losing nanoseconds."""
-    match = re.fullmatch(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z", value)
-    if match:
-        frac = (match.group(3) or "").rstrip("0")
-        return f"{match.group(1)} {match.group(2)}{'' if frac == '.' else frac} +0000 UTC"
-    return podman_time(parse_rfc3339(value))

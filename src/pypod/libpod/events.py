@@ -203,7 +203,7 @@ class EventLog:
 
 def event_time(event: dict[str, Any]) -> float:
     """Unix time of an event record (0 when it has none)."""
-    from pypod.cli.humanize import parse_rfc3339
+    from pypod.libpod.timefmt import parse_rfc3339
 
     value = event.get("Time")
     if not value:
@@ -243,7 +243,7 @@ def compile_filters(
     filters: Iterable[str],
 ) -> tuple[Callable[[dict[str, Any]], bool], float | None, float | None]:
     """(matcher, since, until) for podman's --filter values; same key ORs, different keys AND."""
-    from pypod.cli.humanize import parse_time
+    from pypod.libpod.timefmt import parse_since as parse_time
 
     groups: dict[str, list[str]] = {}
     since = until = None
@@ -272,7 +272,7 @@ def compile_filters(
 
 def human_time(event: dict[str, Any]) -> str:
     """The event's time as Go's time.Time String ("2024-01-02 15:04:05.123456789 +0000 UTC")."""
-    from pypod.cli.humanize import rfc3339_to_podman_time
+    from pypod.libpod.timefmt import rfc3339_to_podman_time
 
     value = str(event.get("Time", ""))
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from pypod.errors import InvalidArgument
+
 TYPE_CHECKING = False  # mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
     from datetime import datetime
@@ -120,3 +122,106 @@ def parse_time(text: str) -> datetime:
     except ValueError:
         return datetime.fromtimestamp(0, timezone.utc)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# --- times and durations users give (--since, --until, --health-interval...) -------------------
+_DURATION_UNITS = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}
+_DURATION_PART = r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
+
+
+def parse_duration(value: str) -> float:
+    """Go time.ParseDuration: "1m30s", "1.5h", "300ms", "-2s", "0" -> seconds; InvalidArgument on garbage."""
+    import re  # not at import time: the exit command and listings parse no user times
+
+    text = str(value).strip()
+    orig = text
+    sign = 1.0
+    if text[:1] in "+-" and text:
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    if text == "0":
+        return 0.0
+    if not text:
+        raise InvalidArgument(f'time: invalid duration "{orig}"')
+    total = 0.0
+    pos = 0
+    part = re.compile(_DURATION_PART)
+    while pos < len(text):
+        match = part.match(text, pos)
+        if not match:
+            if re.match(r"(\d+\.?\d*|\.\d+)$", text[pos:]):
+                raise InvalidArgument(f'time: missing unit in duration "{orig}"')
+            raise InvalidArgument(f'time: invalid duration "{orig}"')
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    return sign * total
+
+
+_TIME_LAYOUTS = (
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M%z",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d%z",
+    "%Y-%m-%d",
+)
+_FRACTION = r"\.(\d+)"
+
+
+def parse_rfc3339(value: str) -> float:
+    """RFC 3339 (nanosecond fractions allowed, "Z" or an offset) -> unix seconds; ValueError if not one."""
+    import re  # not at import time: the exit command and listings parse no user times
+
+    text = value.strip()
+    frac = 0.0
+    match = re.search(_FRACTION, text)
+    if match and ":" in text[: match.start()]:
+        frac = float("0." + match.group(1))
+        text = text[: match.start()] + text[match.end():]
+    if text.endswith("Z") or text.endswith("z"):
+        text = text[:-1] + "+0000"
+    from datetime import datetime
+
+    for layout in _TIME_LAYOUTS:
+        try:
+            parsed = datetime.strptime(text, layout)
+        except ValueError:
+            continue
+        if parsed.tzinfo is None:
+            return parsed.timestamp() + frac  # local time, like podman
+        return parsed.timestamp() + frac
+    raise ValueError(value)
+
+
+def parse_since(value: str, now: float | None = None) -> float:
+    """--since/--until values: RFC3339, unix seconds(.nanos), or a duration meaning now - duration."""
+    import re  # not at import time: the exit command and listings parse no user times
+
+    text = str(value).strip()
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        pass
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        secs, _, nanos = text.partition(".")
+        return int(secs) + (int(nanos.ljust(9, "0")[:9]) / 1e9 if nanos else 0.0)
+    try:
+        delta = parse_duration(text)
+    except InvalidArgument:
+        raise InvalidArgument(f"unable to interpret time value: {value}") from None
+    return (time.time() if now is None else now) - delta
+
+
+def rfc3339_to_podman_time(value: str) -> str:
+    """Re-render a stored RFC3339Nano string in Go's String form without losing nanoseconds."""
+    import re  # not at import time: the exit command and listings parse no user times
+
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z", value)
+    if match:
+        frac = (match.group(3) or "").rstrip("0")
+        return f"{match.group(1)} {match.group(2)}{'' if frac == '.' else frac} +0000 UTC"
+    return podman_time(parse_rfc3339(value))

@@ -183,7 +183,7 @@ class VolumeStore:
         return vols
 
     def _filter(self, filters: list[str]) -> Any:
-        from pypod.cli.humanize import parse_time
+        from pypod.libpod.timefmt import parse_since as parse_time
 
         groups: dict[str, list[str]] = {}
         for item in filters:

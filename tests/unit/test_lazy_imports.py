@@ -147,6 +147,12 @@ def test_type_checking_imports_are_not_used_at_run_time() -> None:
     assert not problems, "imported only under TYPE_CHECKING but used at run time: " + ", ".join(problems)
 
 
+def _run_lean(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter started as the launcher starts pypod (-I -S, src on the path)."""
+    boot = f"import sys; sys.path.insert(0, {str(SRC.parent)!r})\n"
+    return subprocess.run([sys.executable, "-I", "-S", "-c", boot + code], capture_output=True, text=True)
+
+
 def test_short_commands_import_no_typing_nor_dataclasses() -> None:
     """The modules behind `ps`, `images` and `--version` stay free of the heavy stdlib modules."""
     code = (
@@ -156,11 +162,8 @@ def test_short_commands_import_no_typing_nor_dataclasses() -> None:
         "heavy = [m for m in ('typing', 'dataclasses', 'datetime', 'shutil', 'threading') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(SRC.parent)!r})\n{code}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()
-    assert out == "", f"imported at start-up: {out}"
+    res = _run_lean(code)
+    assert res.returncode == 0 and res.stdout.strip() == "", f"imported at start-up: {res.stdout}{res.stderr}"
 
 
 def test_argparse_is_imported_without_gettext() -> None:
@@ -175,10 +178,7 @@ def test_argparse_is_imported_without_gettext() -> None:
         "assert hasattr(gettext, 'translation'), 'the stand-in leaked'\n"
         "print('ok')\n"
     )
-    res = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {str(SRC.parent)!r})\n{code}"],
-        capture_output=True, text=True,
-    )
+    res = _run_lean(code)
     assert res.stdout.strip() == "ok", res.stderr
 
 

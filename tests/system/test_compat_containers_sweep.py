@@ -96,3 +96,15 @@ def test_top_port_kill_stop_sweep(ctrs: Pypod) -> None:
             f'Error: invalid argument "{value}" for "-t, --time" flag: strconv.ParseUint: parsing "{value}": '
             f"invalid syntax\nSee 'pypod stop --help'\n"))
     assert _err(p, "restart", "-t", "x", "ex1")[1].startswith('Error: invalid argument "x" for "-t, --time" flag')
+
+
+def test_ports_without_a_bridge(busybox_pypod: Pypod) -> None:
+    """podman 4.3.1: a container drops -p with a warning under --network none/host; a pod refuses."""
+    p = busybox_pypod
+    res = p("run", "--rm", "--network", "none", "-p", "8080:80", "localhost/busybox:latest", "echo", "hi")
+    assert res.rc == 0 and res.out == "hi\n", res.describe()
+    assert res.err == ("Port mappings have been discarded as one of the Host, Container, Pod, and None network "
+                       "modes are in use\n"), res.err
+    pod = p("pod", "create", "--network", "none", "-p", "8080:80", "--name", "noports")
+    assert pod.rc == 125 and pod.err == "Error: PortMappings can only be used with Bridge or slirp4netns networking\n"
+    assert p("pod", "exists", "noports").rc == 1

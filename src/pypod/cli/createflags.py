@@ -7,6 +7,7 @@ nothing else, so the CLI prints ``Error: <msg>`` and exits 125.
 from __future__ import annotations
 
 import os
+import sys
 
 from pypod.errors import InvalidArgument, PypodError
 
@@ -629,8 +630,11 @@ def build_config(args: "argparse.Namespace", rt: Any, argv: list[str] | None = N
     cfg.add_hosts = list(args.add_host)
     for item in args.publish:
         cfg.ports.extend(parse_publish(item))
-    if cfg.ports and cfg.network_mode in ("none", "host") or (cfg.ports and cfg.network_mode.startswith("container:")):
-        raise InvalidArgument("port publishing is only supported with a bridge or slirp4netns network")
+    if cfg.ports and (cfg.network_mode in ("none", "host") or cfg.network_mode.startswith("container:")):
+        # as podman: a warning, and the container runs without them
+        print("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes "
+              "are in use", file=sys.stderr)
+        cfg.ports = []
     for item in args.expose:
         spec, _s, proto = item.partition("/")
         _port_range(spec, "container port")

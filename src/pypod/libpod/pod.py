@@ -545,7 +545,7 @@ class PodStore:
         if not infra and (ports or network):
             raise InvalidArgument("you must have an infra container to publish port bindings or set networks")
         if ports and mode in ("none", "host"):
-            raise InvalidArgument("port publishing is only supported with a bridge or slirp4netns network")
+            raise InvalidArgument("PortMappings can only be used with Bridge or slirp4netns networking")
         if replace and name and self.exists(name):
             existing = self.get(name)
             if existing.name == name:

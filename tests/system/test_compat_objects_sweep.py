@@ -220,3 +220,14 @@ def test_pod_messages(busybox_pypod) -> None:  # type: ignore[no-untyped-def]
     assert (res.rc, _err(res)) == (125, "Error: invalid option for --sort, options are: id, names, or number")
     res = p("create", "--pod", "nosuch", IMAGE, "true")
     assert (res.rc, _err(res)) == (125, missing)
+
+
+def test_pod_kill_and_top_with_nothing_running(busybox_pypod: Pypod) -> None:
+    """podman 4.3.1: both exit 0; kill prints the pod's ID, top prints nothing."""
+    p = busybox_pypod
+    pod_id = p.ok("pod", "create", "--name", "idle").out.strip()
+    try:
+        assert p.ok("pod", "kill", "idle").out == f"{pod_id}\n"
+        assert p.ok("pod", "top", "idle").out == ""
+    finally:
+        p("pod", "rm", "-f", "idle")

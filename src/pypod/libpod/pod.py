@@ -348,7 +348,7 @@ class Pod:
         members, infra = self._split()
         targets = [c for c in members + ([infra] if infra else []) if c.state.status in ("running", "paused")]
         if not targets:
-            raise InvalidState(f"no containers in pod {self.id} are running: container state improper")
+            return  # podman 4.3.1: nothing running is nothing to kill, not an error
         failures = []
         for ctr in targets:
             try:

@@ -551,7 +551,7 @@ def top_args(parser: "argparse.ArgumentParser") -> None:
 
 def top_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.cli.tabwriter import format_table
-    from pypod.errors import InvalidState, NoSuchPod
+    from pypod.errors import NoSuchPod
 
     try:
         pod = ctx.runtime.pods.get(args.pod)
@@ -559,7 +559,7 @@ def top_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         raise NoSuchPod(f"unable to look up requested container: {exc}") from None
     running = [c for c in pod.containers() if c.state.status == "running" and c.state.pid > 0]
     if not running:
-        raise InvalidState("pod top can only be used on pods with at least one running container")
+        return 0  # podman 4.3.1 prints nothing for a pod with nothing running
     with open("/proc/uptime") as fh:
         uptime = float(fh.read().split()[0])
     ticks = _clock_ticks()

@@ -108,3 +108,23 @@ def test_ports_without_a_bridge(busybox_pypod: Pypod) -> None:
     pod = p("pod", "create", "--network", "none", "-p", "8080:80", "--name", "noports")
     assert pod.rc == 125 and pod.err == "Error: PortMappings can only be used with Bridge or slirp4netns networking\n"
     assert p("pod", "exists", "noports").rc == 1
+
+
+def test_ps_pod_columns(busybox_pypod: Pypod) -> None:
+    """`ps --pod` adds podman's POD ID and PODNAME columns (empty for a container in no pod)."""
+    p = busybox_pypod
+    pod_id = p.ok("pod", "create", "--name", "psp").out.strip()
+    try:
+        p.ok("create", "--pod", "psp", "--name", "member", IMAGE, "true")
+        p.ok("create", "--network", "none", "--name", "loner", IMAGE, "true")
+        lines = p.ok("ps", "-a", "--pod").out.splitlines()
+        assert lines[0].rstrip().endswith("NAMES               POD ID        PODNAME"), lines[0]
+        member = next(line for line in lines if " member " in line)
+        assert member.split()[-2:] == [pod_id[:12], "psp"]
+        loner = next(line for line in lines if " loner" in line)
+        assert loner.rstrip().endswith("loner")
+        names = p.ok("ps", "-a", "--format", "{{.Names}} {{.PodName}}").out.splitlines()
+        assert "member psp" in names and "loner " in names
+    finally:
+        p("pod", "rm", "-f", "psp")
+        p("rm", "-f", "loner")

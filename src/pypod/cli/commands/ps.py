@@ -414,6 +414,8 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
         PsRow(c, images, now, no_trunc=args.no_trunc, size=_size_of(rt, c) if args.size else None) for c in ctrs
     ]
     rows.sort(key=_sort_key(args.sort))
+    if args.pod or "PodName" in (args.format or ""):
+        _fill_pod_names(rt, rows, no_trunc=args.no_trunc)
     if args.quiet and not args.format:  # podman: --format wins over -q
         for r in rows:
             print(r.ID)
@@ -424,6 +426,8 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
         print(go_json([r.to_json() for r in rows], 2))
         return 0
+    if not fmt and args.pod:  # podman's default columns plus the pod's
+        fmt = DEFAULT_FORMAT + ("\t{{.Size}}" if args.size else "") + "\t{{.Pod}}\t{{.PodName}}"
     if not fmt:
         out = _default_table(rows, heading=not args.noheading, size=args.size)
         if out:
@@ -444,6 +448,15 @@ def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
 
 
 DEFAULT_COLUMNS = ("ID", "Image", "Command", "CreatedHuman", "Status", "Ports", "Names")
+
+
+def _fill_pod_names(rt: Any, rows: list[PsRow], *, no_trunc: bool) -> None:
+    """``ps --pod``: the pod's ID (12 digits unless --no-trunc) and name of each row (one pod read)."""
+    names = {pod.id: pod.name for pod in rt.pods.list()} if any(r.Pod for r in rows) else {}
+    for row in rows:
+        row.PodName = names.get(row.Pod, "")
+        if row.Pod and not no_trunc:
+            row.Pod = row.Pod[:12]
 
 
 def _default_table(rows: list[PsRow], *, heading: bool, size: bool) -> str:

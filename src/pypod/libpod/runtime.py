@@ -285,7 +285,7 @@ class Runtime:
         if not cfg.id:
             cfg.id = os.urandom(32).hex()
         if cfg.name and not NAME_RE.match(cfg.name):
-            raise InvalidArgument(f"names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
+            raise InvalidArgument("names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument")
         cfg.created = cfg.created or lifecycle.now_rfc3339()
         if cfg.pod_id and not cfg.is_infra:
             from pypod.libpod.pod import join_pod

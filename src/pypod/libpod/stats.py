@@ -15,7 +15,6 @@ from pypod.errors import InvalidState
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any
     from pypod.libpod.container.container import Container
 
 CGROUP_ROOT = "/sys/fs/cgroup"

@@ -388,7 +388,6 @@ def _size_of(rt: Any, ctr: Any) -> tuple[int, int] | None:
 
 def ps_cmd(args: "argparse.Namespace", ctx: "Context") -> int:
     from pypod.cli.main import UsageError
-    from pypod.errors import InvalidArgument
 
     if args.extra:
         raise UsageError("`pypod ps` takes no arguments")

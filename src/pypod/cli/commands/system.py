@@ -51,7 +51,7 @@ def version_cmd(args: argparse.Namespace, ctx: "Context") -> int:
         else:
             _print_formatted({"Client": client, "Version": __version__}, args.format)
         return 0
-    print(f"Client:         pypod Engine")
+    print("Client:         pypod Engine")
     print(f"Version:        {client['Version']}")
     print(f"API Version:    {client['APIVersion']}")
     print(f"Python Version: {client['PythonVersion']}")

@@ -585,7 +585,7 @@ class Container:
                 sock = attachmod.connect_attach_socket(self.bundle_path)
             else:
                 raise InvalidState(
-                    f"you can only attach to running containers: container state improper"
+                    "you can only attach to running containers: container state improper"
                 )
         result = self._stream(sock, stdin, stdout, stderr, detach_keys)
         if result == "detached":

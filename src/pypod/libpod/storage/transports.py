@@ -27,7 +27,7 @@ from pypod.libpod.storage import reference as refs
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms of start-up; mypy reads this as True
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import IO, Any, BinaryIO, Iterable
+    from typing import IO, Any, Iterable
     from pypod.libpod.storage.images import Image, ImageStore
 
 MAX_JSON = 4 << 20

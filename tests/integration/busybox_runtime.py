@@ -40,6 +40,17 @@ def runc_delete_all(runroot: str) -> None:
             subprocess.run(["runc", "--root", state_root, "delete", "--force", ctr_id], capture_output=True, timeout=30)
 
 
+def is_removed(runtime: Any, ctr_id: str) -> bool:
+    """Whether the container is gone from the runtime (for wait_for)."""
+    from pypod.errors import NoSuchContainer
+
+    try:
+        runtime.get_container(ctr_id)
+    except NoSuchContainer:
+        return True
+    return False
+
+
 @contextlib.contextmanager
 def busybox_runtime(rootfs_tar: str, prefix: str, *, working_dir: str = "") -> Iterator[Any]:
     from pypod.libpod.runtime import Runtime

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from busybox_runtime import busybox_runtime, kill_engine_processes, runc_delete_all, umount_all
+from busybox_runtime import busybox_runtime, is_removed, kill_engine_processes, runc_delete_all, umount_all
 from pypodcli import missing_engine_parts, mounts_under, processes_mentioning, wait_for
 
 from pypod.errors import DependencyError, InUse, InvalidState, NoSuchContainer
@@ -219,14 +219,7 @@ def test_exit_command_cleans_up_and_auto_removes(rt) -> None:  # type: ignore[no
     gone = make(rt, "true", auto_remove=True)
     gone.start()
 
-    def removed() -> bool:
-        try:
-            rt.get_container(gone.id)
-        except NoSuchContainer:
-            return True
-        return False
-
-    wait_for(removed, DEADLINE, message="--rm container removed by the exit command")
+    wait_for(lambda: is_removed(rt, gone.id), DEADLINE, message="--rm container removed by the exit command")
 
 
 def test_attach_and_start_gets_all_output(rt) -> None:  # type: ignore[no-untyped-def]

@@ -12,11 +12,10 @@ from typing import Iterator
 
 import pytest
 
-from busybox_runtime import busybox_runtime
+from busybox_runtime import busybox_runtime, is_removed
 from pypodcli import missing_engine_parts, mounts_under, processes_mentioning, wait_for
 
 from pypod.cleanup import HANDLED_HINT, _already_handled
-from pypod.errors import NoSuchContainer
 from pypod.libpod.container.model import ContainerConfig, ContainerStatus as S
 
 IMAGE = "localhost/busybox:latest"
@@ -99,14 +98,7 @@ def test_auto_removed_container_stopped_by_the_user_is_removed_by_the_exit_comma
     ctr.start()
     ctr.stop(timeout=0)
 
-    def removed() -> bool:
-        try:
-            rt.get_container(ctr.id)
-        except NoSuchContainer:
-            return True
-        return False
-
-    wait_for(removed, DEADLINE, message="the exit command to remove the --rm container")
+    wait_for(lambda: is_removed(rt, ctr.id), DEADLINE, message="the exit command to remove the --rm container")
     assert mounts_under(rt.base) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,30 @@ def test_remove_tree_small_deep_and_symlinks(tmp_path: Path) -> None:
     remove_tree(str(deep))  # deeper than the walk: shutil finishes it
     assert not deep.exists()
     remove_tree(str(tmp_path / "missing"))  # nothing there: no error
+
+
+def test_lock_held_sees_a_live_holder_only(tmp_path: Path) -> None:
+    import fcntl
+
+    from pypod.libpod.osutil import lock_held
+
+    path = tmp_path / "x.lock"
+    assert lock_held(str(path)) is False  # no file: no holder
+    path.write_text("")
+    assert lock_held(str(path)) is False
+    # -o: only flock(1) holds the lock, not its sleep; a session of their own to kill both
+    holder = subprocess.Popen(["flock", "-o", str(path), "sleep", "30"], start_new_session=True)
+    try:
+        from pypodcli import wait_for
+
+        wait_for(lambda: lock_held(str(path)), 20, message="flock(1) holding the lock")
+    finally:
+        os.killpg(holder.pid, 9)
+        holder.wait()
+    assert lock_held(str(path)) is False  # the kernel dropped the dead holder's lock
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # held by this very process: the probe is another fd, so held
+        assert lock_held(str(path)) is True
+    finally:
+        os.close(fd)

@@ -237,3 +237,24 @@ def _empty_dir_fd(fd: int, depth: int) -> bool:
             os.close(sub)
         os.rmdir(name, dir_fd=fd)
     return True
+
+
+def lock_held(path: str) -> bool:
+    """Whether a live process holds a flock on ``path`` (the kernel drops a dead one's).
+
+    Probes with a non-blocking exclusive lock; a missing file is no holder, and any doubt
+    other than "free" answers True (callers then leave the holder's work alone).
+    """
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the probe's own lock
+    return False

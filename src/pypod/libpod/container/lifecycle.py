@@ -93,19 +93,9 @@ def hold_stopping_lock(ctr: "Container") -> int:
 
 def stopper_alive(ctr: "Container") -> bool:
     """Whether a live `stop` holds the container's stopping lock (the kernel drops a dead one's)."""
-    import fcntl
+    from pypod.libpod.osutil import lock_held
 
-    try:
-        fd = os.open(stopping_lock_path(ctr), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # also drops our probe lock
-    return False
+    return lock_held(stopping_lock_path(ctr))
 
 
 def resume_abandoned_stop(ctr: "Container") -> None:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import tarfile
 
 from pypod.errors import InUse, InvalidArgument, NoSpace, NoSuchLayer, StorageError
-from pypod.libpod.osutil import flocked, remove_tree, write_atomic
+from pypod.libpod.osutil import flocked, lock_held, remove_tree, write_atomic
 
 _LINK_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _CHUNK = 1 << 20
@@ -515,18 +515,7 @@ class Store:
         return removed
 
     def _staging_alive(self, name: str) -> bool:
-        lock = os.path.join(self.layers_dir, f"{name}.lock")
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        return lock_held(os.path.join(self.layers_dir, f"{name}.lock"))
 
     # --- tar-split -------------------------------------------------------------
     def layer_tar(self, layer_id: str) -> BinaryIO:
